@@ -1,0 +1,42 @@
+# `make serve`: set up, train the default bundle, build the Bento, serve it on :3000.
+# `make test`:  set up, lint, type-check and run the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export BENTOML_DO_NOT_TRACK := true
+
+.PHONY: setup serve train test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements-dev.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+train: setup
+	$(BIN)/python -m training
+
+serve: train
+	$(BIN)/bentoml serve service:ExplainedModel --host $${HOST:-127.0.0.1} --port $${PORT:-3000}
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m bench
+
+# refresh the locks after editing pyproject.toml's dependencies
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

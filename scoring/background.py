@@ -1,0 +1,73 @@
+"""A small weighted summary of the training rows: what "feature absent" is averaged over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+
+
+@dataclass(frozen=True)
+class Background:
+    """Rows (B, M) with weights summing to 1."""
+
+    rows: np.ndarray
+    weights: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.rows.ndim != 2 or self.weights.shape != (self.rows.shape[0],):
+            raise ValueError(f"background rows {self.rows.shape} and weights {self.weights.shape}")
+        if not np.isclose(self.weights.sum(), 1.0):
+            raise ValueError("background weights must sum to 1")
+
+    @property
+    def size(self) -> int:
+        return int(self.rows.shape[0])
+
+
+def _encode(X: np.ndarray) -> np.ndarray:
+    """A numeric stand-in for clustering: standardized numbers, one-hot categories."""
+    frame = pd.DataFrame(X)
+    parts = []
+    for col in frame.columns:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        if values.notna().all():
+            v = values.to_numpy(dtype=float)
+            parts.append(((v - v.mean()) / (v.std() or 1.0))[:, None])
+        else:
+            parts.append(pd.get_dummies(frame[col].astype(str)).to_numpy(dtype=float))
+    return np.hstack(parts)
+
+
+def summarize(X: np.ndarray, size: int, *, seed: int = 0) -> Background:
+    """Weighted k-means summary of `X` with at most `size` rows.
+
+    Numeric data keeps the centroids, each weighted by its cluster's share of rows (as
+    `shap.kmeans`, but without snapping features, which biases the mean). Mixed data keeps the
+    real row nearest each centroid (a medoid), so categories stay valid.
+    """
+    X = np.asarray(X)
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("cannot summarize an empty background")
+    if n <= size:
+        return Background(X.copy(), np.full(n, 1.0 / n))
+    numeric = X.dtype.kind in "biuf"
+    features = X.astype(float) if numeric else _encode(X)
+    if numeric:
+        # cluster on standardized features so that no unit dominates the distance
+        scale = features.std(axis=0)
+        scale[scale == 0] = 1.0
+        features = (features - features.mean(axis=0)) / scale
+    km = KMeans(n_clusters=size, n_init=4, random_state=seed).fit(features)
+    counts = np.bincount(km.labels_, minlength=size).astype(float)
+    keep = counts > 0
+    if numeric:
+        rows = np.stack([X[km.labels_ == c].astype(float).mean(axis=0) for c in np.flatnonzero(keep)])
+    else:
+        dist = km.transform(features)
+        rows = np.stack([X[np.argmin(np.where(km.labels_ == c, dist[:, c], np.inf))] for c in np.flatnonzero(keep)])
+    weights = counts[keep] / counts[keep].sum()
+    return Background(rows, weights)

@@ -1,0 +1,157 @@
+"""TreeSHAP for scikit-learn tree ensembles, LightGBM and XGBoost, through shap's C++ code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import is_classifier
+
+from scoring.background import Background, summarize
+from scoring.errors import UnsupportedModelError
+from scoring.explainers.base import ScoringExplainer
+from scoring.explanation import Method, Space
+
+_SKLEARN_TREES = (
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "ExtraTreeClassifier",
+    "ExtraTreeRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
+)
+
+
+def is_tree_model(model: Any) -> bool:
+    cls = type(model)
+    module = cls.__module__
+    if module.startswith("sklearn.") and cls.__name__ in _SKLEARN_TREES:
+        return True
+    return module.startswith(("lightgbm.", "xgboost.")) and hasattr(model, "predict")
+
+
+def _margin_space(model: Any) -> Space:
+    """The space TreeSHAP explains without a background: what the trees' leaves add up to."""
+    if not is_classifier(model):
+        return Space.RAW
+    name = type(model).__name__
+    # sklearn forests average leaf class frequencies: their raw output is a probability
+    if name.startswith(("RandomForest", "ExtraTree", "DecisionTree")):
+        return Space.PROBABILITY
+    return Space.LOG_ODDS
+
+
+class TreeExplainer(ScoringExplainer):
+    """Exact TreeSHAP for the tree model.
+
+    `output="margin"` explains what the leaves add up to (log-odds for boosted classifiers,
+    probabilities for forests, raw for regressors) with path-dependent TreeSHAP and no background.
+    `output="probability"` explains class probabilities of boosted classifiers with interventional
+    TreeSHAP over a summarized background of `n_background` rows.
+    """
+
+    method = Method.TREE
+
+    def __init__(self, *, output: str = "margin", n_background: int = 100, seed: int = 0):
+        self.output = output
+        self.n_background = n_background
+        self.seed = seed
+
+    def _space(self, model: Any) -> Space:
+        if not is_tree_model(model):
+            raise UnsupportedModelError(f"the tree method needs a tree ensemble, got {type(model).__name__}")
+        if self.output not in ("margin", "probability"):
+            raise ValueError(f"output must be 'margin' or 'probability', got {self.output!r}")
+        if self.output == "probability" and is_classifier(model):
+            return Space.PROBABILITY
+        return _margin_space(model)
+
+    def _fit(self, X: np.ndarray) -> None:
+        self.background_ = None
+        if self._interventional:
+            self.background_ = summarize(np.asarray(X, dtype=float), self.n_background, seed=self.seed)
+        self._build()
+
+    @property
+    def _interventional(self) -> bool:
+        return self.output == "probability" and _margin_space(self.output_.model) is not Space.PROBABILITY
+
+    def _build(self) -> None:
+        import shap
+
+        model = self.output_.model
+        if self.background_ is not None:
+            # shap's interventional TreeSHAP takes an unweighted background: repeat rows by weight
+            self.shap_ = shap.TreeExplainer(
+                model,
+                data=self._weighted_rows(),
+                model_output="probability",
+                feature_perturbation="interventional",
+            )
+        else:
+            self.shap_ = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+        k = len(self.output_.output_names)
+        ev = np.atleast_1d(np.asarray(self.shap_.expected_value, dtype=float))
+        self.expected_value_ = self._as_k(ev[None, None, :], k)[0, 0]
+
+    def _weighted_rows(self) -> np.ndarray:
+        assert self.background_ is not None
+        counts = np.maximum(1, np.round(self.background_.weights * 10 * self.background_.size)).astype(int)
+        return np.repeat(self.background_.rows, counts, axis=0)
+
+    def _as_k(self, values: np.ndarray, k: int) -> np.ndarray:
+        """shap's output for one column of a binary model becomes two: class 0 is its negative
+        (log-odds) or its complement's share (probability: 1 - p, so values negate)."""
+        if values.shape[-1] == k:
+            return values
+        if k == 2 and values.shape[-1] == 1:
+            return np.concatenate([-values, values], axis=-1)
+        raise UnsupportedModelError(f"tree explainer produced {values.shape[-1]} outputs for {k} classes")
+
+    def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+        X = np.asarray(X, dtype=float)
+        data = self.output_.columns.to_model(X)
+        raw = np.asarray(self.shap_.shap_values(data, check_additivity=False), dtype=float)
+        if raw.ndim == 2:
+            raw = raw[:, :, None]
+        k = len(self.output_.output_names)
+        values = self._as_k(raw, k)
+        outputs = self._outputs(data, X.shape[0], k)
+        return values, outputs, None
+
+    def _outputs(self, data: Any, n: int, k: int) -> np.ndarray:
+        """The model's own output in the explained space."""
+        model = self.output_.model
+        space = self.output_.space
+        module = type(model).__module__
+        if space is Space.PROBABILITY:
+            out = np.asarray(model.predict_proba(data), dtype=float)
+        elif module.startswith("lightgbm."):
+            out = np.asarray(model.predict(data, raw_score=True), dtype=float)
+        elif module.startswith("xgboost."):
+            out = np.asarray(model.predict(data, output_margin=True), dtype=float)
+        elif space is Space.LOG_ODDS:
+            out = np.asarray(model.decision_function(data), dtype=float)
+        else:
+            out = np.asarray(model.predict(data), dtype=float)
+        out = out.reshape(n, -1)
+        if out.shape[1] != k:
+            out = self._as_k(out[:, None, :], k)[:, 0, :]
+        return out
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        if self.background_ is None:
+            return {}
+        return {"background": self.background_.rows, "background_weights": self.background_.weights}
+
+    def _restore(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
+        self.background_ = None
+        if "background" in arrays:
+            self.background_ = Background(arrays["background"], arrays["background_weights"])
+        saved = self.expected_value_
+        self._build()
+        self.expected_value_ = saved
