@@ -76,7 +76,9 @@ class ScoringExplainer(ABC):
 
     def _fitted(self) -> ModelOutput:
         if not hasattr(self, "output_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(model, X) first")
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(model, X) first"
+            )
         return self.output_
 
     # -- explaining ----------------------------------------------------------------------------
@@ -136,5 +138,3 @@ class ScoringExplainer(ABC):
 
     @abstractmethod
     def _restore(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None: ...
-
-

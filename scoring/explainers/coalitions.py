@@ -61,7 +61,9 @@ def exact_shapley(v: np.ndarray, m: int) -> np.ndarray:
     for j in range(m):
         bit = 1 << j
         without = codes[(codes & bit) == 0]
-        phi[:, j, :] = np.einsum("c,nck->nk", weight[sizes[without]], v[:, without | bit] - v[:, without])
+        phi[:, j, :] = np.einsum(
+            "c,nck->nk", weight[sizes[without]], v[:, without | bit] - v[:, without]
+        )
     return phi
 
 

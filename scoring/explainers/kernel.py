@@ -41,7 +41,9 @@ class KernelExplainer(ScoringExplainer):
     def _fit(self, X: np.ndarray) -> None:
         self.background_ = summarize(X, self.n_background, seed=self.seed)
         self.expected_value_ = self.background_.weights @ self.output_(self.background_.rows)
-        self._set_design(make_design(X.shape[1], self.budget, sampling=self.sampling, seed=self.seed))
+        self._set_design(
+            make_design(X.shape[1], self.budget, sampling=self.sampling, seed=self.seed)
+        )
 
     def _set_design(self, design: Design) -> None:
         self.design_ = design
@@ -77,7 +79,10 @@ class KernelExplainer(ScoringExplainer):
         stderr = None
         if self.bootstrap_:
             boots = np.stack(
-                [np.einsum("mc,nck->nmk", gb, dv) + hb[None, :, None] * delta[:, None, :] for gb, hb in self.bootstrap_]
+                [
+                    np.einsum("mc,nck->nmk", gb, dv) + hb[None, :, None] * delta[:, None, :]
+                    for gb, hb in self.bootstrap_
+                ]
             )
             stderr = boots.std(axis=0, ddof=1)
         elif self.n_bootstrap:
@@ -101,4 +106,6 @@ class KernelExplainer(ScoringExplainer):
 
     def _restore(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
         self.background_ = Background(arrays["background"], arrays["background_weights"])
-        self._set_design(Design(arrays["masks"], arrays["weights"], arrays["strata"], arrays["pair_ids"]))
+        self._set_design(
+            Design(arrays["masks"], arrays["weights"], arrays["strata"], arrays["pair_ids"])
+        )

@@ -1,0 +1,313 @@
+"""The bundle: one folder holding a model, its explainer state, schema and report, with a
+manifest of library versions and sha256 digests that loading verifies."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import is_classifier
+from sklearn.pipeline import Pipeline
+
+from scoring.errors import BundleError, ValidationError
+from scoring.explainers import ScoringExplainer, load_explainer
+from scoring.explanation import Explanation, Level
+from scoring.feature_map import FeatureMap
+from scoring.schema import Schema
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SCHEMA = "schema.json"
+REPORT = "report.json"
+EXPLAINER_DIR = "explainer"
+FEATURE_MAP = "feature_map.json"
+FEATURE_MAP_MATRIX = "feature_map.npy"
+MODEL_SKOPS = "model.skops"
+MODEL_JOBLIB = "model.joblib"
+
+# Libraries whose version must match exactly (the model's own code), and those where the
+# major.minor release must match (array and explainer code the state relies on).
+EXACT_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost")
+MINOR_LIBRARIES = ("numpy", "pandas", "shap", "skops")
+
+# Types skops may load beyond its scikit-learn defaults: an explicit allow-list, never "all".
+TRUSTED_TYPES = (
+    "collections.OrderedDict",
+    "collections.defaultdict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
+    "numpy.dtype",
+    "builtins.bytearray",
+)
+
+
+@dataclass
+class Prediction:
+    labels: np.ndarray  # (n,) predicted class labels or regression values
+    probabilities: np.ndarray | None  # (n, K) for classifiers that give probabilities
+
+
+@dataclass
+class Bundle:
+    """A model that takes raw rows, and an explainer of it.
+
+    With a `feature_map`, the explainer explains the model's last step on the engineered
+    columns that the steps before it produce, and raw attributions are folded from those.
+    Without one, the explainer explains the whole model over the raw columns.
+    """
+
+    model: Any
+    explainer: ScoringExplainer
+    schema: Schema
+    report: dict[str, Any] = field(default_factory=dict)
+    feature_map: FeatureMap | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        """The levels this bundle can explain at."""
+        if self.feature_map is not None or not isinstance(self.model, Pipeline):
+            return (Level.RAW, Level.ENGINEERED)
+        return (Level.RAW,)
+
+    @property
+    def classes(self) -> tuple[Any, ...]:
+        return self.schema.classes
+
+    def predict(self, X: pd.DataFrame) -> Prediction:
+        labels = np.asarray(self.model.predict(X))
+        probabilities = None
+        if is_classifier(self.model) and hasattr(self.model, "predict_proba"):
+            probabilities = np.asarray(self.model.predict_proba(X), dtype=float)
+        return Prediction(labels, probabilities)
+
+    def explain(self, X: pd.DataFrame, level: Level = Level.RAW) -> Explanation:
+        level = Level(level)
+        if level not in self.levels:
+            raise ValidationError(
+                f"level '{level}' is not available: this bundle explains the whole model over raw "
+                "columns because its preprocessing mixes columns",
+                field="level",
+            )
+        if self.feature_map is None:
+            return replace(self.explainer.explain(X), level=level)
+        engineered = _dense(self.model[:-1].transform(X))
+        explanation = self.explainer.explain(engineered)
+        if level is Level.ENGINEERED:
+            return explanation
+        return explanation.fold(
+            self.feature_map.matrix, self.feature_map.raw_names, raw_data=X.to_numpy()
+        )
+
+
+def _dense(Z: Any) -> np.ndarray:
+    return np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=float)
+
+
+# -- saving ----------------------------------------------------------------------------------------
+def save_bundle(
+    path: str | Path, bundle: Bundle, *, files: dict[str, bytes] | None = None
+) -> dict[str, Any]:
+    """Write the bundle into the (empty or new) folder `path`; `files` adds extra files such as a
+    plot. Returns the manifest."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model_format = _save_model(bundle.model, path)
+    bundle.explainer.save(path / EXPLAINER_DIR)
+    (path / SCHEMA).write_text(json.dumps(bundle.schema.to_json(), indent=1))
+    (path / REPORT).write_text(json.dumps(_jsonable(bundle.report), indent=1))
+    if bundle.feature_map is not None:
+        (path / FEATURE_MAP).write_text(json.dumps(bundle.feature_map.to_json(), indent=1))
+        np.save(path / FEATURE_MAP_MATRIX, bundle.feature_map.matrix, allow_pickle=False)
+    for name, content in (files or {}).items():
+        (path / name).write_bytes(content)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model_format": model_format,
+        "model_class": f"{type(bundle.model).__module__}.{type(bundle.model).__name__}",
+        "explainer": str(bundle.explainer.method),
+        "python": platform.python_version(),
+        "libraries": _library_versions(),
+        "model_libraries": sorted(_model_libraries(bundle.model)),
+        **{k: v for k, v in bundle.manifest.items() if k not in ("files", "libraries")},
+        "files": _digests(path),
+    }
+    (path / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    bundle.manifest = manifest
+    return manifest
+
+
+def _save_model(model: Any, path: Path) -> str:
+    """skops where it serves (no code runs on load), else joblib."""
+    import skops.io as sio
+
+    try:
+        sio.dump(model, path / MODEL_SKOPS)
+        untrusted = set(sio.get_untrusted_types(file=path / MODEL_SKOPS)) - set(TRUSTED_TYPES)
+        if not untrusted:
+            return "skops"
+        (path / MODEL_SKOPS).unlink()
+    except Exception:
+        (path / MODEL_SKOPS).unlink(missing_ok=True)
+    import joblib
+
+    joblib.dump(model, path / MODEL_JOBLIB)
+    return "joblib"
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {}
+    for lib in (*EXACT_LIBRARIES, *MINOR_LIBRARIES):
+        try:
+            versions[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _model_libraries(model: Any) -> set[str]:
+    """The distributions whose classes make up the model (estimators nested in pipelines too)."""
+    dist = {"sklearn": "scikit-learn", "lightgbm": "lightgbm", "xgboost": "xgboost"}
+    found: set[str] = set()
+    stack = [model]
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        top = type(obj).__module__.split(".")[0]
+        if top in dist:
+            found.add(dist[top])
+        if hasattr(obj, "get_params"):
+            stack.extend(v for v in obj.get_params(deep=False).values() if v is not None)
+        if isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        for attr in ("steps", "transformers_", "transformers"):
+            stack.extend(getattr(obj, attr, []) or [])
+    return found
+
+
+def _digests(path: Path) -> dict[str, str]:
+    out = {}
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = file.relative_to(path).as_posix()
+        if rel != MANIFEST:
+            out[rel] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return out
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+# -- loading ---------------------------------------------------------------------------------------
+def verify_bundle(path: str | Path) -> dict[str, Any]:
+    """The manifest, once every file's digest and the library versions check out."""
+    path = Path(path)
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file():
+        raise BundleError(f"no {MANIFEST} in {path}: not a bundle")
+    manifest = json.loads(manifest_file.read_text())
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"bundle format {manifest.get('format_version')} in {path}, this version reads {FORMAT_VERSION}"
+        )
+    actual = _digests(path)
+    for rel, digest in manifest["files"].items():
+        if rel not in actual:
+            raise BundleError(f"bundle file {rel} is missing from {path}")
+        if actual[rel] != digest:
+            raise BundleError(
+                f"bundle file {rel} has been modified: its sha256 does not match the manifest"
+            )
+    extra = sorted(set(actual) - set(manifest["files"]))
+    if extra:
+        raise BundleError(f"bundle holds files not in its manifest: {extra}")
+    _check_versions(manifest)
+    return manifest
+
+
+def _check_versions(manifest: dict[str, Any]) -> None:
+    saved = manifest.get("libraries", {})
+    here = _library_versions()
+    for lib in EXACT_LIBRARIES:
+        if (
+            lib in manifest.get("model_libraries", [lib])
+            and lib in saved
+            and saved[lib] != here.get(lib)
+        ):
+            raise BundleError(
+                f"bundle was saved with {lib} {saved[lib]}, but {lib} {here.get(lib, 'not installed')} "
+                "is installed; the model must be loaded by the same version"
+            )
+    for lib in MINOR_LIBRARIES:
+        if lib in saved and _minor(saved[lib]) != _minor(here.get(lib, "")):
+            raise BundleError(
+                f"bundle was saved with {lib} {saved[lib]}, but {lib} {here.get(lib, 'not installed')} "
+                "is installed; major.minor versions must match"
+            )
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Verify and load a bundle; raises BundleError naming the file or library at fault."""
+    path = Path(path)
+    manifest = verify_bundle(path)
+    model = _load_model(path, manifest["model_format"])
+    feature_map = None
+    if (path / FEATURE_MAP).is_file():
+        feature_map = FeatureMap.from_json(
+            json.loads((path / FEATURE_MAP).read_text()),
+            np.load(path / FEATURE_MAP_MATRIX, allow_pickle=False),
+        )
+    estimator = model[-1] if feature_map is not None else model
+    return Bundle(
+        model=model,
+        explainer=load_explainer(path / EXPLAINER_DIR, estimator),
+        schema=Schema.from_json(json.loads((path / SCHEMA).read_text())),
+        report=json.loads((path / REPORT).read_text()),
+        feature_map=feature_map,
+        manifest=manifest,
+    )
+
+
+def _load_model(path: Path, model_format: str) -> Any:
+    if model_format == "skops":
+        import skops.io as sio
+
+        file = path / MODEL_SKOPS
+        untrusted = set(sio.get_untrusted_types(file=file)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise BundleError(
+                f"{MODEL_SKOPS} holds types outside the allow-list: {sorted(untrusted)}"
+            )
+        return sio.load(file, trusted=sorted(set(sio.get_untrusted_types(file=file))))
+    if model_format == "joblib":
+        import joblib
+
+        # joblib unpickles: safe only because every byte was checked against the manifest above
+        return joblib.load(path / MODEL_JOBLIB)
+    raise BundleError(f"unknown model format {model_format!r} in the manifest")

@@ -1,0 +1,225 @@
+"""The raw feature schema: what a caller may send, checked row by row, field by field."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoring.errors import ValidationError
+
+
+class Kind(StrEnum):
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    CATEGORY = "category"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One raw column: its kind, pandas dtype, the range or categories seen, and whether
+    nulls and unseen categories can be taken by the model."""
+
+    name: str
+    kind: Kind
+    dtype: str
+    nullable: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: tuple[Any, ...] = ()
+    accepts_unseen: bool = False
+
+    def check(self, value: Any, row: int) -> Any:
+        """The value in model form, or a ValidationError naming the row and this feature."""
+        if value is None:
+            if self.nullable:
+                return np.nan if self.kind is not Kind.CATEGORY else None
+            raise ValidationError("expected a value, got null", row=row, field=self.name)
+        if self.kind is Kind.CATEGORY:
+            return self._check_category(value, row)
+        if self.kind is Kind.BOOLEAN:
+            if not isinstance(value, bool):
+                raise ValidationError(
+                    f"expected true or false, got {value!r}", row=row, field=self.name
+                )
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError(
+                f"expected a finite number, got {value!r}", row=row, field=self.name
+            )
+        if not math.isfinite(value):
+            raise ValidationError(
+                f"expected a finite number, got {value!r}", row=row, field=self.name
+            )
+        if self.kind is Kind.INTEGER and float(value) != int(value):
+            raise ValidationError(f"expected an integer, got {value!r}", row=row, field=self.name)
+        return value
+
+    def _check_category(self, value: Any, row: int) -> Any:
+        if isinstance(value, (dict, list, bool)) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise ValidationError(
+                f"expected one of {list(self.categories)}, got {value!r}", row=row, field=self.name
+            )
+        if value in self.categories:
+            return value
+        if not self.accepts_unseen:
+            raise ValidationError(
+                f"unseen category {value!r}; expected one of {list(self.categories)}",
+                row=row,
+                field=self.name,
+            )
+        # an unseen category must still be of the type the model saw
+        seen_types = {type(c) for c in self.categories}
+        if seen_types and type(value) not in seen_types:
+            raise ValidationError(
+                f"expected a {next(iter(seen_types)).__name__}, got {value!r}",
+                row=row,
+                field=self.name,
+            )
+        return value
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kind"] = str(self.kind)
+        d["categories"] = list(self.categories)
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Feature:
+        return cls(**{**d, "kind": Kind(d["kind"]), "categories": tuple(d.get("categories", ()))})
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Raw features in model order, plus what the model predicts."""
+
+    features: tuple[Feature, ...]
+    task: str  # "classification" | "regression"
+    target: str = "target"
+    classes: tuple[Any, ...] = ()
+    _index: dict[str, Feature] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {f.name: f for f in self.features})
+        if len(self._index) != len(self.features):
+            raise ValueError("feature names must be unique")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def validate(self, rows: Sequence[Any]) -> pd.DataFrame:
+        """JSON rows (objects keyed by feature name) as a typed frame in model column order.
+
+        Raises ValidationError naming the first bad row and field.
+        """
+        if not isinstance(rows, Sequence) or isinstance(rows, (str, bytes)):
+            raise ValidationError("expected a list of rows", field="rows")
+        if len(rows) == 0:
+            raise ValidationError("expected at least one row, got none", field="rows")
+        columns: dict[str, list[Any]] = {f.name: [] for f in self.features}
+        for i, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise ValidationError(
+                    f"expected an object of features, got {type(row).__name__}", row=i
+                )
+            unknown = [k for k in row if k not in self._index]
+            if unknown:
+                raise ValidationError(
+                    f"unknown feature; expected only {list(self.names)}",
+                    row=i,
+                    field=str(unknown[0]),
+                )
+            for f in self.features:
+                if f.name not in row:
+                    raise ValidationError("missing feature", row=i, field=f.name)
+                columns[f.name].append(f.check(row[f.name], i))
+        return self._frame(columns)
+
+    def _frame(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
+        data = {}
+        for f in self.features:
+            values = columns[f.name]
+            if f.kind is Kind.CATEGORY:
+                data[f.name] = pd.Series(values, dtype=object)
+            else:
+                dtype = f.dtype if not (f.nullable and f.dtype.startswith("int")) else "float64"
+                data[f.name] = pd.Series(values, dtype=dtype)
+        return pd.DataFrame(data, columns=list(self.names))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "features": [f.to_json() for f in self.features],
+            "task": self.task,
+            "target": self.target,
+            "classes": list(self.classes),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Schema:
+        return cls(
+            features=tuple(Feature.from_json(f) for f in d["features"]),
+            task=d["task"],
+            target=d.get("target", "target"),
+            classes=tuple(d.get("classes", ())),
+        )
+
+    @classmethod
+    def from_frame(
+        cls,
+        X: pd.DataFrame,
+        *,
+        task: str,
+        target: str = "target",
+        classes: Sequence[Any] = (),
+        nullable: Sequence[str] = (),
+        accepts_unseen: Sequence[str] = (),
+    ) -> Schema:
+        """Infer kinds, ranges and categories from the training frame."""
+        features = []
+        for name in X.columns:
+            col = X[name]
+            is_nullable = bool(col.isna().any()) or name in nullable
+            if pd.api.types.is_bool_dtype(col):
+                features.append(Feature(str(name), Kind.BOOLEAN, "bool", is_nullable))
+            elif pd.api.types.is_numeric_dtype(col):
+                kind = Kind.INTEGER if pd.api.types.is_integer_dtype(col) else Kind.NUMBER
+                lo, hi = col.min(), col.max()
+                features.append(
+                    Feature(
+                        str(name),
+                        kind,
+                        str(col.dtype),
+                        is_nullable,
+                        minimum=None if pd.isna(lo) else float(lo),
+                        maximum=None if pd.isna(hi) else float(hi),
+                    )
+                )
+            else:
+                cats = tuple(sorted({_plain(v) for v in col.dropna().unique()}, key=str))
+                features.append(
+                    Feature(
+                        str(name),
+                        Kind.CATEGORY,
+                        "object",
+                        is_nullable,
+                        categories=cats,
+                        accepts_unseen=name in accepts_unseen,
+                    )
+                )
+        return cls(
+            tuple(features), task=task, target=target, classes=tuple(_plain(c) for c in classes)
+        )
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars as plain Python values, so they compare with JSON input and serialize."""
+    return v.item() if isinstance(v, np.generic) else v
