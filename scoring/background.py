@@ -65,16 +65,11 @@ def summarize(X: np.ndarray, size: int, *, seed: int = 0) -> Background:
     counts = np.bincount(km.labels_, minlength=size).astype(float)
     keep = counts > 0
     if numeric:
-        rows = np.stack(
-            [X[km.labels_ == c].astype(float).mean(axis=0) for c in np.flatnonzero(keep)]
-        )
+        rows = np.stack([X[km.labels_ == c].astype(float).mean(axis=0) for c in np.flatnonzero(keep)])
     else:
         dist = km.transform(features)
         rows = np.stack(
-            [
-                X[np.argmin(np.where(km.labels_ == c, dist[:, c], np.inf))]
-                for c in np.flatnonzero(keep)
-            ]
+            [X[np.argmin(np.where(km.labels_ == c, dist[:, c], np.inf))] for c in np.flatnonzero(keep)]
         )
     weights = counts[keep] / counts[keep].sum()
     return Background(rows, weights)

@@ -106,9 +106,7 @@ class Bundle:
         explanation = self.explainer.explain(engineered)
         if level is Level.ENGINEERED:
             return explanation
-        return explanation.fold(
-            self.feature_map.matrix, self.feature_map.raw_names, raw_data=X.to_numpy()
-        )
+        return explanation.fold(self.feature_map.matrix, self.feature_map.raw_names, raw_data=X.to_numpy())
 
 
 def _dense(Z: Any) -> np.ndarray:
@@ -116,9 +114,7 @@ def _dense(Z: Any) -> np.ndarray:
 
 
 # -- saving ----------------------------------------------------------------------------------------
-def save_bundle(
-    path: str | Path, bundle: Bundle, *, files: dict[str, bytes] | None = None
-) -> dict[str, Any]:
+def save_bundle(path: str | Path, bundle: Bundle, *, files: dict[str, bytes] | None = None) -> dict[str, Any]:
     """Write the bundle into the (empty or new) folder `path`; `files` adds extra files such as a
     plot. Returns the manifest."""
     path = Path(path)
@@ -237,9 +233,7 @@ def verify_bundle(path: str | Path) -> dict[str, Any]:
         if rel not in actual:
             raise BundleError(f"bundle file {rel} is missing from {path}")
         if actual[rel] != digest:
-            raise BundleError(
-                f"bundle file {rel} has been modified: its sha256 does not match the manifest"
-            )
+            raise BundleError(f"bundle file {rel} has been modified: its sha256 does not match the manifest")
     extra = sorted(set(actual) - set(manifest["files"]))
     if extra:
         raise BundleError(f"bundle holds files not in its manifest: {extra}")
@@ -251,11 +245,7 @@ def _check_versions(manifest: dict[str, Any]) -> None:
     saved = manifest.get("libraries", {})
     here = _library_versions()
     for lib in EXACT_LIBRARIES:
-        if (
-            lib in manifest.get("model_libraries", [lib])
-            and lib in saved
-            and saved[lib] != here.get(lib)
-        ):
+        if lib in manifest.get("model_libraries", [lib]) and lib in saved and saved[lib] != here.get(lib):
             raise BundleError(
                 f"bundle was saved with {lib} {saved[lib]}, but {lib} {here.get(lib, 'not installed')} "
                 "is installed; the model must be loaded by the same version"
@@ -301,9 +291,7 @@ def _load_model(path: Path, model_format: str) -> Any:
         file = path / MODEL_SKOPS
         untrusted = set(sio.get_untrusted_types(file=file)) - set(TRUSTED_TYPES)
         if untrusted:
-            raise BundleError(
-                f"{MODEL_SKOPS} holds types outside the allow-list: {sorted(untrusted)}"
-            )
+            raise BundleError(f"{MODEL_SKOPS} holds types outside the allow-list: {sorted(untrusted)}")
         return sio.load(file, trusted=sorted(set(sio.get_untrusted_types(file=file))))
     if model_format == "joblib":
         import joblib

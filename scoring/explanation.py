@@ -67,9 +67,7 @@ class Explanation:
         }
         for name, shape in expected.items():
             if np.shape(getattr(self, name)) != shape:
-                raise ValueError(
-                    f"{name} has shape {np.shape(getattr(self, name))}, expected {shape}"
-                )
+                raise ValueError(f"{name} has shape {np.shape(getattr(self, name))}, expected {shape}")
         if len(self.feature_names) != m:
             raise ValueError(f"{len(self.feature_names)} feature names for {m} features")
         if len(self.output_names) != k:
@@ -108,9 +106,7 @@ class Explanation:
             return int(output)
         names = [str(o) for o in self.output_names]
         if str(output) not in names:
-            raise ValidationError(
-                f"unknown output {output!r}; expected one of {names}", field="target"
-            )
+            raise ValidationError(f"unknown output {output!r}; expected one of {names}", field="target")
         return names.index(str(output))
 
     def ranked(self, row: int, output: int | str = 0) -> list[tuple[str, float]]:
@@ -120,9 +116,7 @@ class Explanation:
         order = np.argsort(-np.abs(v), kind="stable")
         return [(self.feature_names[j], float(v[j])) for j in order]
 
-    def top_k(
-        self, row: int, output: int | str = 0, k: int | None = None
-    ) -> list[tuple[str, float]]:
+    def top_k(self, row: int, output: int | str = 0, k: int | None = None) -> list[tuple[str, float]]:
         """The k largest attributions plus an "(other)" entry holding the rest, so sums are kept."""
         ranked = self.ranked(row, output)
         if k is None or k >= len(ranked):
@@ -144,9 +138,7 @@ class Explanation:
             data=None if self.data is None else self.data[idx],
         )
 
-    def fold(
-        self, matrix: np.ndarray, raw_names: tuple[str, ...], raw_data: Any = None
-    ) -> Explanation:
+    def fold(self, matrix: np.ndarray, raw_names: tuple[str, ...], raw_data: Any = None) -> Explanation:
         """Attributions over raw features: `matrix[j, r]` is engineered column j's share owned by raw r.
 
         Rows of `matrix` sum to 1, so every engineered attribution is kept and additivity holds.

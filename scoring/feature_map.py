@@ -28,6 +28,4 @@ class FeatureMap:
 
     @classmethod
     def from_json(cls, d: dict[str, Any], matrix: np.ndarray) -> FeatureMap:
-        return cls(
-            tuple(d["raw_names"]), tuple(d["engineered_names"]), np.asarray(matrix, dtype=float)
-        )
+        return cls(tuple(d["raw_names"]), tuple(d["engineered_names"]), np.asarray(matrix, dtype=float))

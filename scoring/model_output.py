@@ -31,9 +31,7 @@ class Columns:
         if X.ndim != 2:
             raise ValidationError(f"expected a 2-D table of rows, got an array of shape {X.shape}")
         m = X.shape[1]
-        names = (
-            tuple(feature_names) if feature_names is not None else tuple(f"x{j}" for j in range(m))
-        )
+        names = tuple(feature_names) if feature_names is not None else tuple(f"x{j}" for j in range(m))
         if len(names) != m:
             raise ValidationError(f"{len(names)} feature names for {m} columns")
         dtype = "float64" if X.dtype.kind in "biuf" else "object"
@@ -41,9 +39,7 @@ class Columns:
 
     @property
     def numeric(self) -> bool:
-        return all(
-            np.dtype(t).kind in "biuf" for t in self.dtypes if t not in ("category", "string")
-        )
+        return all(np.dtype(t).kind in "biuf" for t in self.dtypes if t not in ("category", "string"))
 
     def to_array(self, X: Any) -> np.ndarray:
         """Rows as a 2-D array in our column order (float when every column is numeric)."""
@@ -65,7 +61,7 @@ class Columns:
     def to_model(self, X: np.ndarray) -> Any:
         """Rows in the form the model was fitted on (a typed DataFrame or a float array)."""
         if not self.as_frame:
-            return X if self.numeric else X
+            return X
         frame = pd.DataFrame(X, columns=list(self.names))
         return frame.astype(dict(zip(self.names, self.dtypes, strict=True)))
 
@@ -119,9 +115,7 @@ def default_space(model: Any) -> Space:
             pass
     if hasattr(model, "decision_function"):
         return Space.LOG_ODDS
-    raise UnsupportedModelError(
-        f"{type(model).__name__} has neither predict_proba nor decision_function"
-    )
+    raise UnsupportedModelError(f"{type(model).__name__} has neither predict_proba nor decision_function")
 
 
 def make_output(

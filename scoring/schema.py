@@ -45,26 +45,18 @@ class Feature:
             return self._check_category(value, row)
         if self.kind is Kind.BOOLEAN:
             if not isinstance(value, bool):
-                raise ValidationError(
-                    f"expected true or false, got {value!r}", row=row, field=self.name
-                )
+                raise ValidationError(f"expected true or false, got {value!r}", row=row, field=self.name)
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError(
-                f"expected a finite number, got {value!r}", row=row, field=self.name
-            )
+            raise ValidationError(f"expected a finite number, got {value!r}", row=row, field=self.name)
         if not math.isfinite(value):
-            raise ValidationError(
-                f"expected a finite number, got {value!r}", row=row, field=self.name
-            )
+            raise ValidationError(f"expected a finite number, got {value!r}", row=row, field=self.name)
         if self.kind is Kind.INTEGER and float(value) != int(value):
             raise ValidationError(f"expected an integer, got {value!r}", row=row, field=self.name)
         return value
 
     def _check_category(self, value: Any, row: int) -> Any:
-        if isinstance(value, (dict, list, bool)) or (
-            isinstance(value, float) and not math.isfinite(value)
-        ):
+        if isinstance(value, (dict, list, bool)) or (isinstance(value, float) and not math.isfinite(value)):
             raise ValidationError(
                 f"expected one of {list(self.categories)}, got {value!r}", row=row, field=self.name
             )
@@ -128,9 +120,7 @@ class Schema:
         columns: dict[str, list[Any]] = {f.name: [] for f in self.features}
         for i, row in enumerate(rows):
             if not isinstance(row, Mapping):
-                raise ValidationError(
-                    f"expected an object of features, got {type(row).__name__}", row=i
-                )
+                raise ValidationError(f"expected an object of features, got {type(row).__name__}", row=i)
             unknown = [k for k in row if k not in self._index]
             if unknown:
                 raise ValidationError(
@@ -215,9 +205,7 @@ class Schema:
                         accepts_unseen=name in accepts_unseen,
                     )
                 )
-        return cls(
-            tuple(features), task=task, target=target, classes=tuple(_plain(c) for c in classes)
-        )
+        return cls(tuple(features), task=task, target=target, classes=tuple(_plain(c) for c in classes))
 
 
 def _plain(v: Any) -> Any:

@@ -41,9 +41,7 @@ def load_state(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
             f"explainer state format {doc.get('format_version')} in {state_file}, "
             f"this version reads format {FORMAT_VERSION}"
         )
-    arrays = {
-        name: np.load(path / file, allow_pickle=False) for name, file in doc.pop("arrays").items()
-    }
+    arrays = {name: np.load(path / file, allow_pickle=False) for name, file in doc.pop("arrays").items()}
     for name, values in doc.pop("object_arrays").items():
         arrays[name] = np.array(values, dtype=object)
     return doc, arrays

@@ -76,9 +76,7 @@ class ScoringExplainer(ABC):
 
     def _fitted(self) -> ModelOutput:
         if not hasattr(self, "output_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(model, X) first"
-            )
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(model, X) first")
         return self.output_
 
     # -- explaining ----------------------------------------------------------------------------

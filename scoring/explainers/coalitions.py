@@ -61,9 +61,7 @@ def exact_shapley(v: np.ndarray, m: int) -> np.ndarray:
     for j in range(m):
         bit = 1 << j
         without = codes[(codes & bit) == 0]
-        phi[:, j, :] = np.einsum(
-            "c,nck->nk", weight[sizes[without]], v[:, without | bit] - v[:, without]
-        )
+        phi[:, j, :] = np.einsum("c,nck->nk", weight[sizes[without]], v[:, without | bit] - v[:, without])
     return phi
 
 
@@ -183,9 +181,7 @@ def _allocate(total: int, prior: list[float], cap: list[int]) -> list[int]:
     return alloc
 
 
-def _sample_subsets(
-    m: int, s: int, n: int, rng: np.random.Generator, *, middle: bool
-) -> list[np.ndarray]:
+def _sample_subsets(m: int, s: int, n: int, rng: np.random.Generator, *, middle: bool) -> list[np.ndarray]:
     """n distinct subsets of size s (for the middle stratum, distinct up to complement)."""
     seen: set[bytes] = set()
     out: list[np.ndarray] = []

@@ -41,9 +41,7 @@ class KernelExplainer(ScoringExplainer):
     def _fit(self, X: np.ndarray) -> None:
         self.background_ = summarize(X, self.n_background, seed=self.seed)
         self.expected_value_ = self.background_.weights @ self.output_(self.background_.rows)
-        self._set_design(
-            make_design(X.shape[1], self.budget, sampling=self.sampling, seed=self.seed)
-        )
+        self._set_design(make_design(X.shape[1], self.budget, sampling=self.sampling, seed=self.seed))
 
     def _set_design(self, design: Design) -> None:
         self.design_ = design
@@ -106,6 +104,4 @@ class KernelExplainer(ScoringExplainer):
 
     def _restore(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
         self.background_ = Background(arrays["background"], arrays["background_weights"])
-        self._set_design(
-            Design(arrays["masks"], arrays["weights"], arrays["strata"], arrays["pair_ids"])
-        )
+        self._set_design(Design(arrays["masks"], arrays["weights"], arrays["strata"], arrays["pair_ids"]))

@@ -63,9 +63,7 @@ class TreeExplainer(ScoringExplainer):
 
     def _space(self, model: Any) -> Space:
         if not is_tree_model(model):
-            raise UnsupportedModelError(
-                f"the tree method needs a tree ensemble, got {type(model).__name__}"
-            )
+            raise UnsupportedModelError(f"the tree method needs a tree ensemble, got {type(model).__name__}")
         if self.output not in ("margin", "probability"):
             raise ValueError(f"output must be 'margin' or 'probability', got {self.output!r}")
         if self.output == "probability" and is_classifier(model):
@@ -75,17 +73,12 @@ class TreeExplainer(ScoringExplainer):
     def _fit(self, X: np.ndarray) -> None:
         self.background_ = None
         if self._interventional:
-            self.background_ = summarize(
-                np.asarray(X, dtype=float), self.n_background, seed=self.seed
-            )
+            self.background_ = summarize(np.asarray(X, dtype=float), self.n_background, seed=self.seed)
         self._build()
 
     @property
     def _interventional(self) -> bool:
-        return (
-            self.output == "probability"
-            and _margin_space(self.output_.model) is not Space.PROBABILITY
-        )
+        return self.output == "probability" and _margin_space(self.output_.model) is not Space.PROBABILITY
 
     def _build(self) -> None:
         import shap
@@ -107,9 +100,7 @@ class TreeExplainer(ScoringExplainer):
 
     def _weighted_rows(self) -> np.ndarray:
         assert self.background_ is not None
-        counts = np.maximum(
-            1, np.round(self.background_.weights * 10 * self.background_.size)
-        ).astype(int)
+        counts = np.maximum(1, np.round(self.background_.weights * 10 * self.background_.size)).astype(int)
         return np.repeat(self.background_.rows, counts, axis=0)
 
     def _as_k(self, values: np.ndarray, k: int) -> np.ndarray:
@@ -119,9 +110,7 @@ class TreeExplainer(ScoringExplainer):
             return values
         if k == 2 and values.shape[-1] == 1:
             return np.concatenate([-values, values], axis=-1)
-        raise UnsupportedModelError(
-            f"tree explainer produced {values.shape[-1]} outputs for {k} classes"
-        )
+        raise UnsupportedModelError(f"tree explainer produced {values.shape[-1]} outputs for {k} classes")
 
     def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
         X = np.asarray(X, dtype=float)
