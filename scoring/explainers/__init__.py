@@ -43,12 +43,21 @@ def make_explainer(
     *,
     feature_names: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
-    **params: Any,
+    n_background: int | None = None,
+    budget: int | None = None,
+    seed: int = 0,
 ) -> ScoringExplainer:
-    """A fitted explainer of `model` over background rows `X`; `params` go to its constructor."""
+    """A fitted explainer of `model` over background rows `X`.
+
+    `n_background`, `budget` and `seed` go to the chosen method where it has them; None keeps
+    the method's default.
+    """
     n_features = X.shape[1]
     chosen = choose_method(model, n_features) if method == "auto" else Method(method)
-    explainer = EXPLAINERS[chosen](**params)
+    cls = EXPLAINERS[chosen]
+    given = {"n_background": n_background, "budget": budget, "seed": seed}
+    accepted = cls._param_names()
+    explainer = cls(**{k: v for k, v in given.items() if v is not None and k in accepted})
     return explainer.fit(model, X, feature_names=feature_names, class_names=class_names)
 
 
