@@ -95,8 +95,17 @@ class ModelOutput:
         return margin
 
 
+def _is_classifier(model: Any) -> bool:
+    """sklearn's test; a model outside sklearn's tag system (a plain object with `predict`) raises
+    there, so it is a classifier when it has `classes_`."""
+    try:
+        return bool(is_classifier(model))
+    except (AttributeError, TypeError):
+        return hasattr(model, "classes_")
+
+
 def output_names(model: Any, target_name: str = "prediction") -> tuple[str, ...]:
-    if is_classifier(model):
+    if _is_classifier(model):
         return tuple(str(c) for c in model.classes_)
     n_out = getattr(model, "n_outputs_", 1)
     return (target_name,) if n_out == 1 else tuple(f"{target_name}_{i}" for i in range(n_out))
@@ -104,7 +113,7 @@ def output_names(model: Any, target_name: str = "prediction") -> tuple[str, ...]
 
 def default_space(model: Any) -> Space:
     """Classifiers are explained in probability space when they have one, regressors raw."""
-    if not is_classifier(model):
+    if not _is_classifier(model):
         return Space.RAW
     if hasattr(model, "predict_proba"):
         try:
