@@ -51,7 +51,9 @@ class TreeExplainer(ScoringExplainer):
     `output="margin"` explains what the leaves add up to (log-odds for boosted classifiers,
     probabilities for forests, raw for regressors) with path-dependent TreeSHAP and no background.
     `output="probability"` explains class probabilities of boosted classifiers with interventional
-    TreeSHAP over a summarized background of `n_background` rows.
+    TreeSHAP over a summarized background of `n_background` rows. That is shap's algorithm: for
+    each background row the margin's exact values are rescaled to add up to the probability
+    difference, so they are additive but not the exact Shapley values of the probability.
     """
 
     method = Method.TREE
@@ -75,6 +77,10 @@ class TreeExplainer(ScoringExplainer):
         if self._interventional:
             self.background_ = summarize(np.asarray(X, dtype=float), self.n_background, seed=self.seed)
         self._build()
+        # shap reads some models' base score (XGBoost's) only when it explains a row: take the
+        # expected value it reports after explaining one
+        self.shap_.shap_values(self.output_.columns.to_model(X[:1]), check_additivity=False)
+        self.expected_value_ = self._expected_value()
 
     @property
     def _interventional(self) -> bool:
@@ -94,9 +100,14 @@ class TreeExplainer(ScoringExplainer):
             )
         else:
             self.shap_ = shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+        self.expected_value_ = self._expected_value()
+
+    def _expected_value(self) -> np.ndarray:
         k = len(self.output_.output_names)
         ev = np.atleast_1d(np.asarray(self.shap_.expected_value, dtype=float))
-        self.expected_value_ = self._as_k(ev[None, None, :], k)[0, 0]
+        if k == 2 and ev.shape[-1] == 1 and self.output_.space is Space.PROBABILITY:
+            return np.array([1.0 - ev[0], ev[0]])  # class 0's probability is 1 - p, not -p
+        return self._as_k(ev[None, None, :], k)[0, 0]
 
     def _weighted_rows(self) -> np.ndarray:
         assert self.background_ is not None
