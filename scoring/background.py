@@ -28,14 +28,19 @@ class Background:
 
 
 def _encode(X: np.ndarray) -> np.ndarray:
-    """A numeric stand-in for clustering: standardized numbers, one-hot categories."""
+    """A numeric stand-in for clustering: standardized numbers (a missing one at the mean, plus
+    a missing indicator), one-hot categories."""
     frame = pd.DataFrame(X)
     parts = []
     for col in frame.columns:
         values = pd.to_numeric(frame[col], errors="coerce")
-        if values.notna().all():
+        missing = frame[col].isna()
+        if values[~missing].notna().all() and not missing.all():
             v = values.to_numpy(dtype=float)
-            parts.append(((v - v.mean()) / (v.std() or 1.0))[:, None])
+            z = (v - np.nanmean(v)) / (np.nanstd(v) or 1.0)
+            parts.append(np.where(missing, 0.0, z)[:, None])
+            if missing.any():
+                parts.append(missing.to_numpy(dtype=float)[:, None])
         else:
             parts.append(pd.get_dummies(frame[col].astype(str)).to_numpy(dtype=float))
     return np.hstack(parts)
@@ -45,8 +50,9 @@ def summarize(X: np.ndarray, size: int, *, seed: int = 0) -> Background:
     """Weighted k-means summary of `X` with at most `size` rows.
 
     Numeric data keeps the centroids, each weighted by its cluster's share of rows (as
-    `shap.kmeans`, but without snapping features, which biases the mean). Mixed data keeps the
-    real row nearest each centroid (a medoid), so categories stay valid.
+    `shap.kmeans`, but without snapping features, which biases the mean). Mixed data, and numeric
+    data with missing values (for a model that imputes them), keeps the real row nearest each
+    centroid (a medoid), so categories and missing values stay as the model sees them.
     """
     X = np.asarray(X)
     n = X.shape[0]
@@ -54,7 +60,7 @@ def summarize(X: np.ndarray, size: int, *, seed: int = 0) -> Background:
         raise ValueError("cannot summarize an empty background")
     if n <= size:
         return Background(X.copy(), np.full(n, 1.0 / n))
-    numeric = X.dtype.kind in "biuf"
+    numeric = X.dtype.kind in "biuf" and not np.isnan(X.astype(float)).any()
     features = X.astype(float) if numeric else _encode(X)
     if numeric:
         # cluster on standardized features so that no unit dominates the distance

@@ -20,6 +20,7 @@ from scoring.errors import BundleError, ValidationError
 from scoring.explainers import ScoringExplainer, load_explainer
 from scoring.explanation import Explanation, Level
 from scoring.feature_map import FeatureMap
+from scoring.pipeline import model_input
 from scoring.schema import Schema
 
 FORMAT_VERSION = 1
@@ -31,6 +32,8 @@ FEATURE_MAP = "feature_map.json"
 FEATURE_MAP_MATRIX = "feature_map.npy"
 MODEL_SKOPS = "model.skops"
 MODEL_JOBLIB = "model.joblib"
+# Files a model store keeps beside the bundle's own (BentoML's model.yaml): not part of the bundle.
+STORE_FILES = frozenset({"model.yaml"})
 
 # Libraries whose version must match exactly (the model's own code), and those where the
 # major.minor release must match (array and explainer code the state relies on).
@@ -49,6 +52,7 @@ TRUSTED_TYPES = (
     "xgboost.sklearn.XGBRegressor",
     "numpy.dtype",
     "builtins.bytearray",
+    "scoring.mapper.ColumnMapper",
 )
 
 
@@ -86,10 +90,11 @@ class Bundle:
         return self.schema.classes
 
     def predict(self, X: pd.DataFrame) -> Prediction:
-        labels = np.asarray(self.model.predict(X))
+        data = model_input(self.model, X)
+        labels = np.asarray(self.model.predict(data))
         probabilities = None
         if is_classifier(self.model) and hasattr(self.model, "predict_proba"):
-            probabilities = np.asarray(self.model.predict_proba(X), dtype=float)
+            probabilities = np.asarray(self.model.predict_proba(data), dtype=float)
         return Prediction(labels, probabilities)
 
     def explain(self, X: pd.DataFrame, level: Level = Level.RAW) -> Explanation:
@@ -102,7 +107,7 @@ class Bundle:
             )
         if self.feature_map is None:
             return replace(self.explainer.explain(X), level=level)
-        engineered = _dense(self.model[:-1].transform(X))
+        engineered = _dense(self.model[:-1].transform(model_input(self.model, X)))
         explanation = self.explainer.explain(engineered)
         if level is Level.ENGINEERED:
             return explanation
@@ -199,7 +204,7 @@ def _digests(path: Path) -> dict[str, str]:
     out = {}
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         rel = file.relative_to(path).as_posix()
-        if rel != MANIFEST:
+        if rel != MANIFEST and rel not in STORE_FILES:
             out[rel] = hashlib.sha256(file.read_bytes()).hexdigest()
     return out
 
@@ -217,12 +222,26 @@ def _jsonable(x: Any) -> Any:
 
 
 # -- loading ---------------------------------------------------------------------------------------
-def verify_bundle(path: str | Path) -> dict[str, Any]:
-    """The manifest, once every file's digest and the library versions check out."""
+def manifest_digest(path: str | Path) -> str:
+    """The sha256 of a bundle's manifest, which a model store can keep to check it by."""
+    return hashlib.sha256((Path(path) / MANIFEST).read_bytes()).hexdigest()
+
+
+def verify_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> dict[str, Any]:
+    """The manifest, once every file's digest and the library versions check out.
+
+    `manifest_sha256`, when given (e.g. from the model store's metadata), is checked against the
+    manifest itself, which otherwise only vouches for the other files.
+    """
     path = Path(path)
     manifest_file = path / MANIFEST
     if not manifest_file.is_file():
         raise BundleError(f"no {MANIFEST} in {path}: not a bundle")
+    if manifest_sha256 is not None and manifest_digest(path) != manifest_sha256:
+        raise BundleError(
+            f"bundle file {MANIFEST} has been modified: its sha256 does not match the one recorded "
+            "when the bundle was stored"
+        )
     manifest = json.loads(manifest_file.read_text())
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BundleError(
@@ -262,10 +281,14 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def load_bundle(path: str | Path) -> Bundle:
-    """Verify and load a bundle; raises BundleError naming the file or library at fault."""
+def load_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> Bundle:
+    """Verify and load a bundle; raises BundleError naming the file or library at fault.
+
+    Pass the store's `manifest_sha256` (BentoML metadata key "manifest_sha256") to check the
+    manifest too.
+    """
     path = Path(path)
-    manifest = verify_bundle(path)
+    manifest = verify_bundle(path, manifest_sha256=manifest_sha256)
     model = _load_model(path, manifest["model_format"])
     feature_map = None
     if (path / FEATURE_MAP).is_file():

@@ -1,0 +1,44 @@
+"""Small mixed tables and the reference design's preprocessing, shared by scoring and training tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+
+def mixed_frame(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """Two numbers (one with gaps), an integer, two categories (one with gaps); a binary label."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n).round(),
+            "income": rng.lognormal(10, 0.5, n),
+            "visits": rng.integers(0, 9, n),
+            "city": rng.choice(["oslo", "rome", "lima"], n).astype(object),
+            "plan": rng.choice(["free", "pro"], n),
+        }
+    )
+    logit = 0.05 * (X["age"] - 40) + 0.4 * X["visits"] - 1.5 + (X["plan"] == "pro") * 1.2
+    y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int), name="bought")
+    X.loc[rng.random(n) < 0.1, "age"] = np.nan
+    X.loc[rng.random(n) < 0.1, "city"] = None
+    return X, y
+
+
+NUMERIC = ["age", "income", "visits"]
+CATEGORICAL = ["city", "plan"]
+
+
+def reference_preprocessor() -> ColumnTransformer:
+    numbers = Pipeline([("imputer", SimpleImputer(strategy="median")), ("scaler", StandardScaler())])
+    categories = Pipeline(
+        [
+            ("imputer", SimpleImputer(strategy="constant", fill_value="missing")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+    return ColumnTransformer([("num", numbers, NUMERIC), ("cat", categories, CATEGORICAL)])
