@@ -1,0 +1,147 @@
+"""The explanations dashboard: a static page (no CDN, no build step) and the bundle's evaluation
+sample as JSON, as a small Starlette app the service mounts at /dashboard.
+
+Every computation over the sample (cohorts, metrics, importance, charts) runs in the page; new
+predictions for what-if and ICE come from the service's own POST /predict.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scoring.bundle import Bundle
+from scoring.sample import load_sample
+
+STATIC = Path(__file__).parent / "static"
+
+# The page loads only its own files and talks only to this service.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+
+
+@dataclass(frozen=True)
+class DashboardSource:
+    """What the dashboard shows: a loaded bundle, the folder it was loaded from (which holds the
+    sample) and the model's name as the service knows it."""
+
+    bundle: Bundle
+    path: Path
+    name: str = ""
+
+
+def build_dashboard_app(source: Callable[[], DashboardSource] | None = None) -> Starlette:
+    """The dashboard app. `source` gives the bundle when first needed; by default it is read from
+    the running BentoML service (`bentoml.get_current_service()`)."""
+    get_source = source or service_source
+    cache: dict[str, bytes] = {}
+    lock = threading.Lock()
+
+    def data_bytes() -> bytes:
+        with lock:
+            if "data" not in cache:
+                cache["data"] = build_data(get_source())
+            return cache["data"]
+
+    async def index(request: Request) -> Response:
+        if not request.url.path.endswith("/"):
+            # relative links (static/..., data, ../predict) resolve against the trailing slash
+            return RedirectResponse(request.url.path + "/", status_code=307)
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def data(request: Request) -> Response:
+        return Response(data_bytes(), media_type="application/json", headers={"Cache-Control": "no-cache"})
+
+    return Starlette(
+        routes=[
+            Route("/", index, methods=["GET", "HEAD"]),
+            Route("/data", data, methods=["GET"]),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=1024)],
+    )
+
+
+def build_data(source: DashboardSource) -> bytes:
+    """The page's data as JSON bytes: `{"model": ..., "report": ..., "sample": ...}`.
+
+    The sample document is spliced in as stored, so a 5,000-row sample is not parsed and re-encoded.
+    """
+    bundle = source.bundle
+    sample = load_sample(source.path)
+    explainer = bundle.explainer
+    model = {
+        "name": source.name,
+        "task": bundle.schema.task,
+        "target": bundle.schema.target,
+        "classes": list(bundle.schema.classes),
+        "features": [f.to_json() for f in bundle.schema.features],
+        "levels": [str(level) for level in bundle.levels],
+        "method": str(explainer.method),
+        "space": str(explainer.space_),
+        "output_names": list(explainer.output_names_),
+        "model_class": bundle.manifest.get("model_class"),
+        "libraries": bundle.manifest.get("libraries", {}),
+    }
+    head = json.dumps({"model": model, "report": bundle.report}, default=_default, allow_nan=False)
+    sample_bytes = sample.to_bytes() if not sample.omitted else json.dumps(sample.document).encode()
+    return head[:-1].encode() + b',"sample":' + sample_bytes + b"}"
+
+
+def _default(x: Any) -> Any:
+    if hasattr(x, "item"):
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return str(x)
+
+
+def service_source() -> DashboardSource:
+    """The bundle of the running service instance."""
+    import bentoml
+
+    service = bentoml.get_current_service()
+    bundle = getattr(service, "bundle", None)
+    if not isinstance(bundle, Bundle):
+        raise RuntimeError("the current service has no loaded bundle at `.bundle`")
+    path = getattr(service, "bundle_path", None)
+    if path is None:
+        raise RuntimeError("the current service does not say where its bundle lives (`.bundle_path`)")
+    return DashboardSource(bundle=bundle, path=Path(path), name=str(getattr(service, "bundle_tag", "")))
+
+
+class SecurityHeaders:
+    """Adds the content security policy (and no-sniff) to every dashboard response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"content-security-policy", CSP.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
