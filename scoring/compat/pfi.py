@@ -1,0 +1,181 @@
+"""The reference design's PFIExplainer: permutation feature importance, global only.
+
+A feature's importance is how much the metric worsens when that feature's column is shuffled
+(the mean over `n_repeats` shuffles; the standard error of that mean is reported too). With
+`transformations=`, raw columns are shuffled before the transformation, so importances are of
+raw features directly, without folding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics
+
+from scoring.compat.base import model_task
+from scoring.compat.inputs import Inputs
+from scoring.compat.results import GlobalExplanation, ModelTask
+from scoring.errors import ScoringError, ValidationError
+
+# the reference design's metric names; the error metrics are those where lower is better
+METRICS: dict[str, Callable[..., float]] = {
+    "mean_absolute_error": metrics.mean_absolute_error,
+    "explained_variance_score": metrics.explained_variance_score,
+    "mean_squared_error": metrics.mean_squared_error,
+    "mean_squared_log_error": metrics.mean_squared_log_error,
+    "median_absolute_error": metrics.median_absolute_error,
+    "r2_score": metrics.r2_score,
+    "average_precision_score": metrics.average_precision_score,
+    "f1_score": metrics.f1_score,
+    "fbeta_score": metrics.fbeta_score,
+    "precision_score": metrics.precision_score,
+    "recall_score": metrics.recall_score,
+    "accuracy_score": metrics.accuracy_score,
+    "roc_auc_score": metrics.roc_auc_score,
+    "log_loss": metrics.log_loss,
+}
+ERROR_METRICS = frozenset(
+    {
+        "mean_absolute_error",
+        "mean_squared_error",
+        "mean_squared_log_error",
+        "median_absolute_error",
+        "log_loss",
+    }
+)
+
+
+class UnsupportedExplanationError(ScoringError):
+    """The explainer cannot give this kind of explanation."""
+
+    status = 400
+
+
+class PFIExplainer:
+    """Permutation feature importance of `model` against true labels.
+
+    `explain_global(x, true_labels=y)` returns a `GlobalExplanation` (no local values, no expected
+    values). `metric` is a name from the reference design (`"f1_score"`, `"mean_absolute_error"`,
+    ...) or a function `metric(y_true, y_pred, **metric_args)`; for a function where lower is
+    better, set `is_error_metric=True`. The default is F1 with micro averaging for classifiers
+    (accuracy, for single-label data) and mean absolute error for regressors, as in the reference.
+    `for_classifier_use_predict_proba=True` scores class probabilities instead of labels (for
+    `log_loss`, `roc_auc_score`, ...; binary models pass the positive class's probability to
+    every metric but log_loss).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        features: Sequence[Any] | None = None,
+        classes: Sequence[Any] | None = None,
+        metric: str | Callable[..., float] | None = None,
+        metric_args: Mapping[str, Any] | None = None,
+        is_error_metric: bool = False,
+        transformations: Any = None,
+        for_classifier_use_predict_proba: bool = False,
+        n_repeats: int = 5,
+        seed: int = 0,
+    ):
+        if n_repeats < 1:
+            raise ValidationError(f"n_repeats must be at least 1, got {n_repeats}", field="n_repeats")
+        self.model = model
+        self.features = features
+        self.classes = classes
+        self.metric = metric
+        self.metric_args = dict(metric_args or {})
+        self.is_error_metric = is_error_metric
+        self.transformations = transformations
+        self.for_classifier_use_predict_proba = for_classifier_use_predict_proba
+        self.n_repeats = n_repeats
+        self.seed = seed
+        self.model_task_ = model_task(model)
+        self.metric_name_, self.metric_fn_, self.metric_args_, self.lower_is_better_ = self._resolve_metric()
+
+    def _resolve_metric(self) -> tuple[str, Callable[..., float], dict[str, Any], bool]:
+        if self.metric is None:
+            if self.model_task_ == ModelTask.CLASSIFICATION:
+                return "f1_score", metrics.f1_score, {"average": "micro", **self.metric_args}, False
+            return "mean_absolute_error", metrics.mean_absolute_error, dict(self.metric_args), True
+        if isinstance(self.metric, str):
+            if self.metric not in METRICS:
+                raise ValidationError(
+                    f"unknown metric {self.metric!r}; expected one of {sorted(METRICS)} or a function",
+                    field="metric",
+                )
+            error = self.metric in ERROR_METRICS or self.is_error_metric
+            return self.metric, METRICS[self.metric], dict(self.metric_args), error
+        if not callable(self.metric):
+            raise ValidationError(f"metric must be a name or a function, got {self.metric!r}", field="metric")
+        name = getattr(self.metric, "__name__", type(self.metric).__name__)
+        return name, self.metric, dict(self.metric_args), self.is_error_metric
+
+    def _predict(self, inputs: Inputs, X: Any) -> np.ndarray:
+        rows = inputs.to_model(X)
+        if self.for_classifier_use_predict_proba and self.model_task_ == ModelTask.CLASSIFICATION:
+            proba = np.asarray(self.model.predict_proba(rows), dtype=float)
+            if proba.shape[1] == 2 and self.metric_name_ != "log_loss":
+                return proba[:, 1]
+            return proba
+        return np.asarray(self.model.predict(rows))
+
+    def _score(self, y: np.ndarray, inputs: Inputs, X: Any) -> float:
+        return float(self.metric_fn_(y, self._predict(inputs, X), **self.metric_args_))
+
+    def explain_global(self, evaluation_examples: Any, true_labels: Any) -> GlobalExplanation:
+        """Importance of each feature: the mean drop of the metric when its column is shuffled."""
+        inputs = Inputs.build(
+            self.model, evaluation_examples, features=self.features, transformations=self.transformations
+        )
+        y = np.asarray(true_labels)
+        if len(y) != len(evaluation_examples):
+            raise ValidationError(
+                f"{len(y)} true labels for {len(evaluation_examples)} rows", field="true_labels"
+            )
+        base = self._score(y, inputs, evaluation_examples)
+        rng = np.random.default_rng(self.seed)
+        m = len(inputs.raw_names)
+        drops = np.empty((m, self.n_repeats))
+        for j in range(m):
+            for r in range(self.n_repeats):
+                shuffled = _shuffle_column(evaluation_examples, j, rng)
+                score = self._score(y, inputs, shuffled)
+                drops[j, r] = score - base if self.lower_is_better_ else base - score
+        stderr = drops.std(axis=1, ddof=1) / np.sqrt(self.n_repeats) if self.n_repeats > 1 else None
+        names = (
+            inputs.features if inputs.features is not None and not inputs.transformed else inputs.raw_names
+        )
+        classes = None
+        if self.model_task_ == ModelTask.CLASSIFICATION:
+            classes = [str(c) for c in (self.classes if self.classes is not None else self.model.classes_)]
+        return GlobalExplanation(
+            names,
+            drops.mean(axis=1),
+            model_task=self.model_task_,
+            method="permutation",
+            space=None,
+            is_raw=inputs.transformed or inputs.whole_pipeline,
+            classes=classes,
+            stderr=stderr,
+            metric=self.metric_name_,
+        )
+
+    def explain_local(self, evaluation_examples: Any) -> NoReturn:
+        raise UnsupportedExplanationError(
+            "PFIExplainer gives global importances only: permutation importance is a property of a "
+            "whole dataset, not of one row; use TabularExplainer or MimicExplainer for local explanations"
+        )
+
+
+def _shuffle_column(X: Any, j: int, rng: np.random.Generator) -> Any:
+    if isinstance(X, pd.DataFrame):
+        out = X.copy()
+        out.iloc[:, j] = rng.permutation(out.iloc[:, j].to_numpy())
+        return out
+    array = np.array(X, copy=True)
+    array[:, j] = rng.permutation(array[:, j])
+    return array
