@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scoring.compat.results import (
+from scoring.compat.global_explanation import (
     EXPLANATION_FILE,
     EXPLANATION_KIND,
     GlobalExplanation,

@@ -12,6 +12,7 @@ fits its surrogate to the model's probabilities rather than to its labels; scori
 are saved as verified bundles (JSON + arrays + a safely serialized model), not pickles.
 """
 
+from scoring.compat.global_explanation import GlobalExplanation
 from scoring.compat.mimic import (
     DecisionTreeExplainableModel,
     ExplainableModel,
@@ -21,7 +22,7 @@ from scoring.compat.mimic import (
     SGDExplainableModel,
 )
 from scoring.compat.pfi import PFIExplainer, UnsupportedExplanationError
-from scoring.compat.results import GlobalExplanation, LocalExplanation, ModelTask
+from scoring.compat.results import LocalExplanation, ModelTask
 from scoring.compat.scoring_explainers import (
     BundleScoringExplainer,
     DirectoryExistsError,

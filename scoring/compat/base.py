@@ -7,8 +7,9 @@ from typing import Any
 
 from sklearn.base import is_classifier
 
+from scoring.compat.global_explanation import GlobalExplanation
 from scoring.compat.inputs import Inputs
-from scoring.compat.results import GlobalExplanation, LocalExplanation, ModelTask
+from scoring.compat.results import LocalExplanation, ModelTask
 from scoring.explanation import Explanation, Level
 
 

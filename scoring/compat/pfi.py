@@ -16,8 +16,9 @@ import pandas as pd
 from sklearn import metrics
 
 from scoring.compat.base import model_task
+from scoring.compat.global_explanation import GlobalExplanation
 from scoring.compat.inputs import Inputs
-from scoring.compat.results import GlobalExplanation, ModelTask
+from scoring.compat.results import ModelTask
 from scoring.errors import ScoringError, ValidationError
 
 # the reference design's metric names; the error metrics are those where lower is better

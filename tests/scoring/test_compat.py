@@ -246,6 +246,36 @@ def test_mimic_rejects_a_foreign_surrogate(walkthrough):
         MimicExplainer(walkthrough["model"], walkthrough["x_train"], RandomForestClassifier)
 
 
+def test_linear_surrogates_state_the_standardized_fit_over_the_original_columns():
+    from sklearn.linear_model import LinearRegression, Ridge
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) * [1.0, 100.0, 0.01] + [0.0, 50.0, 3.0]
+    y = X @ [1.0, 0.01, 100.0] + rng.normal(scale=0.1, size=300)
+    linear = LinearExplainableModel.fit_regressor(X, y, args={}, seed=0)
+    assert isinstance(linear, LinearRegression)
+    reference = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X, y)
+    assert np.allclose(linear.predict(X), reference.predict(X))
+    sgd = SGDExplainableModel.fit_regressor(X, y, args={}, seed=0)
+    assert isinstance(sgd, LinearRegression) and r2_score(y, sgd.predict(X)) > 0.9
+
+
+def test_augment_adds_noisy_copies_of_numeric_columns_only():
+    from scoring.compat.mimic import augment
+
+    frame = pd.DataFrame(
+        {"x": np.linspace(0.0, 10.0, 20), "flag": [0, 1] * 10, "colour": ["red", "blue"] * 10}
+    )
+    out = augment(frame, 3, seed=0)
+    assert len(out) == 4 * len(frame)
+    assert out.iloc[:20].equals(frame)
+    copies = out.iloc[20:].reset_index(drop=True)
+    assert list(copies["flag"]) == [0, 1] * 30 and list(copies["colour"]) == ["red", "blue"] * 30
+    shift = copies["x"].to_numpy() - np.tile(frame["x"].to_numpy(), 3)
+    assert 0 < np.std(shift) < 0.2 * frame["x"].std()
+    assert augment(frame.to_numpy()[:, :1].astype(float), 2).shape == (60, 1)
+
+
 # -- PFIExplainer ----------------------------------------------------------------------------------
 def test_pfi_explainer_global_only(walkthrough):
     w = walkthrough
