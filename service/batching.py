@@ -1,0 +1,187 @@
+"""Adaptive batching across concurrent requests: checked rows from many requests are predicted
+and explained together, so the explainer's vectorized work is shared.
+
+`MicroBatcher` queues jobs and runs them on one worker thread. While a batch runs, new jobs wait;
+when it ends, everything waiting (up to `max_rows` rows) becomes the next batch. At low load a
+job runs at once, alone; under load batches grow by themselves. A batch that fails is re-run job
+by job, so one job's failure is its own and never another request's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from scoring.bundle import Bundle, Prediction
+from scoring.explanation import Explanation, Level
+
+logger = logging.getLogger("bentoml.service.batching")
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Checked rows of one request, and the level to explain them at (None: predictions only)."""
+
+    frame: pd.DataFrame
+    level: Level | None
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    prediction: Prediction
+    explanation: Explanation | None
+
+
+def run_jobs(bundle: Bundle, jobs: Sequence[Job]) -> list[Outcome]:
+    """Predict every job's rows in one call and explain them in one call per level.
+
+    Rows are independent in every explainer (one coalition design and background for all rows),
+    so a row's answer does not depend on which other rows share its batch.
+    """
+    frame = jobs[0].frame if len(jobs) == 1 else pd.concat([j.frame for j in jobs], ignore_index=True)
+    bounds = np.cumsum([0, *(j.n_rows for j in jobs)])
+    prediction = bundle.predict(frame)
+    explanations: list[Explanation | None] = [None] * len(jobs)
+    for level in dict.fromkeys(j.level for j in jobs if j.level is not None):
+        members = [i for i, j in enumerate(jobs) if j.level is level]
+        rows = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in members])
+        part = frame if len(rows) == len(frame) else frame.iloc[rows].reset_index(drop=True)
+        explanation = bundle.explain(part, level)
+        start = 0
+        for i in members:
+            n = jobs[i].n_rows
+            explanations[i] = explanation.select(slice(start, start + n))
+            start += n
+    return [
+        Outcome(
+            Prediction(
+                prediction.labels[bounds[i] : bounds[i + 1]],
+                None
+                if prediction.probabilities is None
+                else prediction.probabilities[bounds[i] : bounds[i + 1]],
+            ),
+            explanations[i],
+        )
+        for i in range(len(jobs))
+    ]
+
+
+class MicroBatcher(Generic[J, R]):
+    """Runs `run(jobs) -> results` (one result per job, in order) on batches of submitted jobs.
+
+    `size(job)` counts a job's rows; a batch holds at most `max_rows` of them (a bigger job runs
+    alone). `max_wait_ms` > 0 lets a batch wait that long for company before it starts.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[Sequence[J]], list[R]],
+        *,
+        size: Callable[[J], int],
+        max_rows: int,
+        max_wait_ms: float = 0.0,
+        on_batch: Callable[[int, int], None] | None = None,
+    ):
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        self.run = run
+        self.size = size
+        self.max_rows = max_rows
+        self.max_wait_ms = max_wait_ms
+        self.on_batch = on_batch
+        self._queue: deque[tuple[J, asyncio.Future[R]]] = deque()
+        self._drainer: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explain")
+
+    async def submit(self, job: J) -> R:
+        """The job's result once its batch has run (or the exception its own run raised)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._queue.append((job, future))
+        if self._drainer is None or self._drainer.done() or self._drainer.get_loop() is not loop:
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            if self.max_wait_ms > 0 and self._queued_rows() < self.max_rows:
+                await asyncio.sleep(self.max_wait_ms / 1000)
+            batch = self._take()
+            if not batch:
+                continue
+            jobs = [job for job, _ in batch]
+            try:
+                results = await loop.run_in_executor(self._executor, self._run_isolated, jobs)
+            except Exception as exc:  # the executor itself failed (e.g. shut down)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():  # the request went away (cancelled, timed out)
+                    continue
+                if isinstance(result, _Failed):
+                    future.set_exception(result.error)
+                else:
+                    future.set_result(result)
+
+    def _queued_rows(self) -> int:
+        return sum(self.size(job) for job, _ in self._queue)
+
+    def _take(self) -> list[tuple[J, asyncio.Future[R]]]:
+        batch: list[tuple[J, asyncio.Future[R]]] = []
+        rows = 0
+        while self._queue:
+            job, future = self._queue[0]
+            if future.done():
+                self._queue.popleft()
+                continue
+            n = self.size(job)
+            if batch and rows + n > self.max_rows:
+                break
+            batch.append(self._queue.popleft())
+            rows += n
+        return batch
+
+    def _run_isolated(self, jobs: list[J]) -> list[R | _Failed]:
+        """Run the batch; if it fails, run each job alone so the failure stays with its job."""
+        try:
+            results: list[R | _Failed] = list(self.run(jobs))
+        except Exception as exc:
+            if len(jobs) == 1:
+                return [_Failed(exc)]
+            logger.warning("a batch of %d jobs failed (%s); running them one by one", len(jobs), exc)
+            results = [self._run_one(job) for job in jobs]
+        if self.on_batch is not None:
+            self.on_batch(len(jobs), sum(self.size(j) for j in jobs))
+        return results
+
+    def _run_one(self, job: J) -> R | _Failed:
+        try:
+            return self.run([job])[0]
+        except Exception as exc:
+            return _Failed(exc)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception

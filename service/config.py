@@ -1,0 +1,56 @@
+"""The service's settings, read once from environment variables (each has a working default)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+DEFAULT_BUNDLE = "breast_cancer_svc:latest"
+
+T = TypeVar("T", int, float)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`bundle`: the model-store tag to serve; `max_rows`: rows per request; `max_body_bytes`:
+    request body size (413 above it); `batch_max_rows`: rows explained together across concurrent
+    requests (1 turns batching off); `batch_wait_ms`: how long a batch waits for more requests
+    (0: none; requests that arrive while one batch runs form the next)."""
+
+    bundle: str = DEFAULT_BUNDLE
+    max_rows: int = 1000
+    max_body_bytes: int = 2 * 1024 * 1024
+    batch_max_rows: int = 256
+    batch_wait_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_rows", "max_body_bytes", "batch_max_rows"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.batch_wait_ms < 0:
+            raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Settings from BUNDLE, MAX_ROWS, MAX_BODY_BYTES, BATCH_MAX_ROWS and BATCH_WAIT_MS."""
+        default = cls()
+        return cls(
+            bundle=environ.get("BUNDLE") or default.bundle,
+            max_rows=_number(environ, "MAX_ROWS", default.max_rows, int),
+            max_body_bytes=_number(environ, "MAX_BODY_BYTES", default.max_body_bytes, int),
+            batch_max_rows=_number(environ, "BATCH_MAX_ROWS", default.batch_max_rows, int),
+            batch_wait_ms=_number(environ, "BATCH_WAIT_MS", default.batch_wait_ms, float),
+        )
+
+
+def _number(environ: Mapping[str, str], name: str, default: T, kind: type[T]) -> T:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        expected = "an integer" if kind is int else "a number"
+        raise ValueError(f"environment variable {name} must be {expected}, got {raw!r}") from None

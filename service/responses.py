@@ -1,0 +1,220 @@
+"""Response bodies as plain JSON-ready dicts, built from the engine's results.
+
+Kept out of the service class so tests can call them directly. Every explanation item keeps the
+contract `base_value + sum(attribution values) + residual == output`, with or without `top_k`
+(the "(other)" entry holds the sum of the attributions left out).
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from scoring.bundle import Bundle, Prediction
+from scoring.errors import ValidationError
+from scoring.explanation import OTHER, Explanation, Level
+from service.config import Settings
+from service.outputs import Outputs
+from service.requests import ExplainOptions, TargetKind
+
+SERVING_LIBRARIES = ("bentoml", "scikit-learn", "numpy", "pandas", "shap", "skops", "lightgbm", "xgboost")
+
+
+def error_body(message: str, *, row: int | None = None, field: str | None = None) -> dict[str, Any]:
+    return {"error": message, "row": row, "field": field}
+
+
+def validation_error_body(error: ValidationError) -> dict[str, Any]:
+    """The error body of a rejected request: a message naming the row and field, and both."""
+    if error.row is not None:
+        message = str(error)  # "row 3, feature 'age', expected a finite number, got 'abc'"
+    elif error.field is not None:
+        message = f"'{error.field}': {error.message}"  # a request field such as 'rows' or 'top_k'
+    else:
+        message = error.message
+    return error_body(message, row=error.row, field=error.field)
+
+
+def model_body(name: str, version: str) -> dict[str, str]:
+    return {"name": name, "version": version}
+
+
+def predict_body(
+    model: Mapping[str, str],
+    outputs: Outputs,
+    prediction: Prediction,
+    explanation: Explanation | None,
+    options: ExplainOptions,
+) -> dict[str, Any]:
+    """`{"model", "predictions", "probabilities", "explanations"}` for one request's rows.
+
+    `probabilities` is null unless the model gives class probabilities; `explanations` is null
+    when the request asked for none.
+    """
+    probabilities = None
+    if prediction.probabilities is not None:
+        names = outputs.names
+        probabilities = [dict(zip(names, row, strict=True)) for row in prediction.probabilities.tolist()]
+    return {
+        "model": dict(model),
+        "predictions": outputs.classes(prediction.labels),
+        "probabilities": probabilities,
+        "explanations": None
+        if explanation is None
+        else explanation_items(explanation, outputs, prediction, options),
+    }
+
+
+def explained_outputs(
+    explanation: Explanation, outputs: Outputs, prediction: Prediction, options: ExplainOptions
+) -> list[tuple[int, int]]:
+    """(row, output) pairs to answer with, ordered by row, then output."""
+    n, k_total = explanation.n_rows, explanation.n_outputs
+    kind = options.target.kind
+    if kind is TargetKind.ALL or (kind is TargetKind.PREDICTED and not outputs.classify):
+        return [(i, k) for i in range(n) for k in range(k_total)]
+    if kind is TargetKind.OUTPUT:
+        assert options.target.index is not None
+        return [(i, options.target.index) for i in range(n)]
+    predicted = outputs.index(prediction.labels)
+    unknown = predicted < 0
+    if unknown.any():  # a label outside classes_ cannot happen with scikit-learn; fall back to argmax
+        scores = prediction.probabilities if prediction.probabilities is not None else explanation.outputs
+        predicted = np.where(unknown, np.argmax(scores, axis=1), predicted)
+    return [(i, int(k)) for i, k in enumerate(predicted.tolist())]
+
+
+def explanation_items(
+    explanation: Explanation, outputs: Outputs, prediction: Prediction, options: ExplainOptions
+) -> list[dict[str, Any]]:
+    """One item per explained (row, output); attributions sorted by |value|, largest first."""
+    values = explanation.values
+    m = explanation.n_features
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")  # as Explanation.ranked
+    names = np.asarray(explanation.feature_names, dtype=object)
+    base = explanation.base_values.tolist()
+    out = explanation.outputs.tolist()
+    residual = explanation.residual.tolist()
+    error = None if explanation.error is None else explanation.error.tolist()
+    top_k = options.top_k
+    items = []
+    for i, k in explained_outputs(explanation, outputs, prediction, options):
+        idx = order[i, :, k]
+        ranked = values[i, idx, k]
+        keep = m if top_k is None else min(top_k, m)
+        attributions = [
+            {"feature": f, "value": v}
+            for f, v in zip(names[idx[:keep]].tolist(), ranked[:keep].tolist(), strict=True)
+        ]
+        if keep < m:
+            attributions.append({"feature": OTHER, "value": float(ranked[keep:].sum())})
+        items.append(
+            {
+                "row": i,
+                "target": outputs.names[k] if outputs.classify else None,
+                "space": str(explanation.space),
+                "method": str(explanation.method),
+                "level": str(explanation.level),
+                "base_value": base[k],
+                "output": out[i][k],
+                "residual": residual[i][k],
+                "error": None if error is None else error[i][k],
+                "attributions": attributions,
+            }
+        )
+    return items
+
+
+def global_importance_body(
+    model: Mapping[str, str], bundle: Bundle, level: Level | None = None
+) -> dict[str, Any]:
+    """The report's global importance, per level: features sorted by mean |attribution|."""
+    recorded = bundle.report.get("global_importance") or {}
+    levels = [level] if level is not None else list(bundle.levels)
+    body: dict[str, Any] = {}
+    for lv in levels:
+        entry = recorded.get(str(lv))
+        if entry is not None:
+            body[str(lv)] = _importance_level(entry)
+    return {"model": dict(model), "source": bundle.report.get("global_importance_rows"), "levels": body}
+
+
+def _importance_level(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The training report's `{feature_names, output_names, mean_abs (M, K), mean_abs_overall (M)}`,
+    or a plain `{feature: value}` mapping, as a ranked list."""
+    if "feature_names" in entry and "mean_abs_overall" in entry:
+        features = list(entry["feature_names"])
+        overall = [float(v) for v in entry["mean_abs_overall"]]
+        per_output = entry.get("mean_abs")
+        output_names = list(entry.get("output_names") or [])
+        ranked = sorted(range(len(features)), key=lambda j: -overall[j])
+        items = []
+        for j in ranked:
+            item: dict[str, Any] = {"feature": features[j], "value": overall[j]}
+            if per_output is not None and output_names:
+                item["outputs"] = dict(zip(output_names, (float(v) for v in per_output[j]), strict=True))
+            items.append(item)
+        return {
+            "rows": entry.get("rows"),
+            "space": entry.get("space"),
+            "measure": "mean |attribution| over rows (and over outputs for 'value')",
+            "features": items,
+        }
+    pairs = sorted(((str(f), float(v)) for f, v in entry.items()), key=lambda p: -abs(p[1]))
+    return {
+        "rows": None,
+        "space": None,
+        "measure": "as recorded",
+        "features": [{"feature": f, "value": v} for f, v in pairs],
+    }
+
+
+def metadata_body(model: Mapping[str, str], bundle: Bundle, settings: Settings) -> dict[str, Any]:
+    """What is served: schema, classes, task, explainer and its fidelity, metrics and versions."""
+    report = bundle.report
+    explainer = bundle.explainer
+    outputs = Outputs.of(bundle)
+    recorded = report.get("explainer") or {}
+    return {
+        "model": dict(model),
+        "task": bundle.schema.task,
+        "target": bundle.schema.target,
+        "classes": list(outputs.names) if outputs.classify else [],
+        "class_labels": list(outputs.labels) if outputs.labels is not None else [],
+        "model_class": bundle.manifest.get("model_class"),
+        "schema": bundle.schema.to_json(),
+        "levels": [str(lv) for lv in bundle.levels],
+        "explainer": {
+            "method": str(explainer.method),
+            "space": str(explainer.space_),
+            "outputs": list(explainer.output_names_),
+            "params": explainer.get_params(),
+            "explains": recorded.get("explains"),
+            "fidelity": report.get("fidelity"),
+        },
+        "metrics": report.get("metrics") or {},
+        "metrics_on": report.get("metrics_on"),
+        "versions": {
+            "bundle_format": bundle.manifest.get("format_version"),
+            "trained_with": {
+                "python": bundle.manifest.get("python"),
+                **(bundle.manifest.get("libraries") or {}),
+            },
+            "serving": {"python": platform.python_version(), **installed_versions()},
+        },
+        "limits": {"max_rows": settings.max_rows, "max_body_bytes": settings.max_body_bytes},
+    }
+
+
+def installed_versions(libraries: tuple[str, ...] = SERVING_LIBRARIES) -> dict[str, str]:
+    versions = {}
+    for lib in libraries:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

@@ -1,0 +1,173 @@
+"""The BentoML service: loads one bundle from the model store and answers every prediction with
+its explanation. A thin class: checking requests (`service.requests`), batching
+(`service.batching`) and building responses (`service.responses`) live in plain functions.
+
+    bentoml serve service:ExplainedModel            # from the repo root
+    BUNDLE=my_model:latest bentoml serve service:ExplainedModel
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import bentoml
+from starlette.responses import JSONResponse, Response
+
+from scoring.errors import ValidationError
+from scoring.explanation import Level
+from service.batching import Job, MicroBatcher, Outcome, run_jobs
+from service.config import Settings
+from service.dashboard.app import build_dashboard_app
+from service.limits import RequestGuard
+from service.loading import load_served_bundle
+from service.outputs import Outputs
+from service.requests import parse_level, parse_predict
+from service.responses import (
+    error_body,
+    global_importance_body,
+    metadata_body,
+    model_body,
+    predict_body,
+    validation_error_body,
+)
+from service.schemas import (
+    GlobalImportanceRequest,
+    GlobalImportanceResponse,
+    MetadataRequest,
+    MetadataResponse,
+    PredictRequest,
+    PredictResponse,
+)
+
+# a bentoml.* name: bentoml serve drops records of other loggers below WARNING
+logger = logging.getLogger("bentoml.service.explained_model")
+
+SETTINGS = Settings.from_env()
+INTERNAL_ERROR = "internal error: the server could not answer this request; details are in its log"
+
+
+@functools.cache
+def batch_rows_histogram() -> Any:
+    """Rows per batch, on /metrics (created on first use: in the worker, once per process)."""
+    from prometheus_client import Histogram
+
+    return Histogram(
+        "explained_model_batch_rows",
+        "Rows predicted and explained together in one batch",
+        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+    )
+
+
+@bentoml.asgi_app(build_dashboard_app(), path="/dashboard")
+@bentoml.service(
+    name="explained_model",
+    workers=1,
+    traffic={"timeout": 120, "max_concurrency": 256},
+)
+class ExplainedModel:
+    """Predictions with local explanations, global importance and metadata of one bundle, and the
+    explanations dashboard at /dashboard (it reads `bundle`, `bundle_path` and `bundle_tag`)."""
+
+    bundle_model = bentoml.models.BentoModel(SETTINGS.bundle)
+
+    def __init__(self) -> None:
+        stored = self.bundle_model
+        served = load_served_bundle(
+            stored.path, stored.info.metadata, name=stored.tag.name, version=str(stored.tag.version)
+        )
+        self.settings = SETTINGS
+        self.bundle = served.bundle
+        self.bundle_path = served.path
+        self.bundle_tag = served.tag
+        self.model = model_body(served.name, served.version)
+        self.outputs = Outputs.of(self.bundle)
+        self.batcher: MicroBatcher[Job, Outcome] = MicroBatcher(
+            partial(run_jobs, self.bundle),
+            size=_job_rows,
+            max_rows=SETTINGS.batch_max_rows,
+            max_wait_ms=SETTINGS.batch_wait_ms,
+            on_batch=_observe_batch,
+        )
+        logger.info("serving %s (%s explainer)", served.tag, self.bundle.explainer.method)
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        self.batcher.close()
+
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
+    async def predict(
+        self,
+        rows: Any = None,
+        explain: Any = True,
+        top_k: Any = None,
+        level: Any = "raw",
+        target: Any = "predicted",
+    ) -> Response:
+        """Predict each row and explain it: attributions of the predicted class (or `target`)."""
+        try:
+            checked = parse_predict(
+                self.bundle,
+                rows=rows,
+                explain=explain,
+                top_k=top_k,
+                level=level,
+                target=target,
+                max_rows=self.settings.max_rows,
+            )
+            options = checked.options
+            outcome = await self.batcher.submit(
+                Job(checked.frame, options.level if options.explain else None)
+            )
+            body = predict_body(self.model, self.outputs, outcome.prediction, outcome.explanation, options)
+        except ValidationError as e:
+            return JSONResponse(validation_error_body(e), status_code=e.status)
+        except Exception:
+            logger.exception("POST /predict failed")
+            return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
+        return JSONResponse(body)
+
+    @bentoml.api(
+        route="/global_importance", input_spec=GlobalImportanceRequest, output_spec=GlobalImportanceResponse
+    )
+    async def global_importance(self, level: Any = None) -> Response:
+        """Mean |attribution| per feature from the training report, at each level (or one)."""
+        try:
+            chosen: Level | None = None if level is None else parse_level(self.bundle, level)
+            return JSONResponse(global_importance_body(self.model, self.bundle, chosen))
+        except ValidationError as e:
+            return JSONResponse(validation_error_body(e), status_code=e.status)
+        except Exception:
+            logger.exception("POST /global_importance failed")
+            return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
+
+    @bentoml.api(route="/metadata", input_spec=MetadataRequest, output_spec=MetadataResponse)
+    async def metadata(self) -> Response:
+        """The schema, classes, task, explainer and its fidelity, metrics and library versions."""
+        try:
+            return JSONResponse(metadata_body(self.model, self.bundle, self.settings))
+        except Exception:
+            logger.exception("POST /metadata failed")
+            return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
+
+
+def _job_rows(job: Job) -> int:
+    return job.n_rows
+
+
+def _observe_batch(jobs: int, rows: int) -> None:
+    batch_rows_histogram().observe(rows)
+
+
+def api_fields(apis: Any) -> dict[str, Sequence[str]]:
+    """Each API route and the body keys it takes."""
+    return {method.route: list(method.input_spec.model_fields) for method in apis.values()}
+
+
+_service: Any = ExplainedModel  # a bentoml.Service; mypy does not apply class decorators
+_service.add_asgi_middleware(
+    RequestGuard, max_body_bytes=SETTINGS.max_body_bytes, routes=api_fields(_service.apis)
+)
