@@ -30,7 +30,8 @@ def is_tree_model(model: Any) -> bool:
     cls = type(model)
     module = cls.__module__
     if module.startswith("sklearn.") and cls.__name__ in _SKLEARN_TREES:
-        return True
+        # shap's TreeSHAP takes a GradientBoostingClassifier only when it is binary
+        return cls.__name__ != "GradientBoostingClassifier" or len(getattr(model, "classes_", ())) <= 2
     return module.startswith(("lightgbm.", "xgboost.")) and hasattr(model, "predict")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_limits
 
 from scoring.background import Background
 from tests.scoring.ground_truth import shapley_table
@@ -69,3 +70,11 @@ def regression() -> Problem:
 @pytest.fixture(scope="session", params=["multiclass", "regression"])
 def problem(request: pytest.FixtureRequest) -> Problem:
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread_per_process() -> Iterator[None]:
+    """Tiny problems gain nothing from OpenMP threads, and on a busy machine (2 cores, other test
+    runs) scikit-learn's k-means spins its threads and runs 20x slower."""
+    with threadpool_limits(limits=1):
+        yield

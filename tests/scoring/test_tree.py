@@ -14,7 +14,7 @@ from scipy.special import expit
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier
 
-from scoring import Method, Space, TreeExplainer, make_explainer
+from scoring import Method, Space, TreeExplainer, UnsupportedModelError, make_explainer
 from tests.scoring.ground_truth import shapley_table
 
 M = 8
@@ -38,15 +38,15 @@ def _fit(name: str) -> tuple[Any, np.ndarray]:
         return GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0).fit(X, y), X
     if name == "lightgbm-multiclass":
         X, y = _classification(3)
-        params = {"n_estimators": 30, "num_leaves": 8, "min_child_samples": 5, "verbose": -1}
+        params = {"n_estimators": 30, "num_leaves": 8, "min_child_samples": 5, "verbose": -1, "n_jobs": 1}
         return lightgbm.LGBMClassifier(**params, random_state=0).fit(X, y), X
     if name == "lightgbm-regressor":
         X, y = make_regression(n_samples=300, n_features=M, noise=1.0, random_state=1)
-        params = {"n_estimators": 30, "num_leaves": 8, "min_child_samples": 5, "verbose": -1}
+        params = {"n_estimators": 30, "num_leaves": 8, "min_child_samples": 5, "verbose": -1, "n_jobs": 1}
         return lightgbm.LGBMRegressor(**params, random_state=0).fit(X, y), X
     if name == "xgboost-binary":
         X, y = _classification(2)
-        return xgboost.XGBClassifier(n_estimators=30, max_depth=3, random_state=0).fit(X, y), X
+        return xgboost.XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1, random_state=0).fit(X, y), X
     raise AssertionError(name)
 
 
@@ -170,3 +170,12 @@ def test_probability_output_is_shaps_rescaled_interventional_treeshap() -> None:
     np.testing.assert_allclose(e.values[:, :, 1], truth, rtol=0, atol=5e-3)
     np.testing.assert_allclose(e.values[:, :, 0], -truth, rtol=0, atol=5e-3)
     np.testing.assert_allclose(e.base_values, bg.weights @ model.predict_proba(bg.rows), atol=5e-3)
+
+
+def test_multiclass_gradient_boosting_is_not_a_tree_model() -> None:
+    """shap's TreeSHAP refuses it; `auto` must pick a model-agnostic method instead."""
+    X, y = _classification(3)
+    model = GradientBoostingClassifier(n_estimators=5, max_depth=2, random_state=0).fit(X, y)
+    with pytest.raises(UnsupportedModelError, match="GradientBoostingClassifier"):
+        TreeExplainer().fit(model, X)
+    assert not isinstance(make_explainer(model, X, n_background=4), TreeExplainer)
