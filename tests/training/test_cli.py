@@ -1,0 +1,73 @@
+"""`python -m training`: the default run end to end (train, save, build), and a CSV run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.tables import mixed_frame
+from tests.training.conftest import run_python
+from training import load_from_store
+from training.__main__ import main, parse_args
+from training.bento import missing_service
+
+QUICK = ["--budget", "32", "--background", "4", "--importance-rows", "8", "--fidelity-rows", "3", "--quiet"]
+
+
+@pytest.mark.slow
+def test_the_default_run_trains_saves_and_builds(bentoml_home: Path) -> None:
+    """The breast-cancer SVC (a small explainer budget keeps this quick), in a fresh store,
+    with uv and pip told to stay offline."""
+    home = bentoml_home
+    done = run_python(
+        "-m", "training", *QUICK, home=home, timeout=300, env={"UV_OFFLINE": "1", "PIP_NO_INDEX": "1"}
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "Trained SVC on breast_cancer: 455 training rows, 114 test rows" in out
+    assert "accuracy 0.904" in out and "kernel (n_background 4, budget 32)" in out
+    assert "median relative L2" in out
+    tag = re.search(r"bundle\s+(breast_cancer_svc:\w+)", out)
+    assert tag is not None and (home / "models" / "breast_cancer_svc").is_dir()
+    reason = missing_service()
+    if reason is None:
+        bento = re.search(r"bento\s+(\S+:\w+)", out)
+        assert bento is not None, out
+        name, version = bento.group(1).split(":")
+        assert (home / "bentos" / name / version / "bento.yaml").is_file()
+    else:  # the service is not written yet: the build is skipped, saying why
+        assert f"bento       skipped: {reason}" in out
+    bundle = load_from_store(tag.group(1))
+    assert bundle.explainer.method == "kernel" and bundle.schema.classes == ("malignant", "benign")
+
+
+def test_a_csv_with_a_mixed_table(
+    bentoml_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X, y = mixed_frame(200)
+    X.assign(bought=y).to_csv(tmp_path / "shop.csv", index=False)
+    csv = ["--csv", str(tmp_path / "shop.csv"), "--target", "bought"]
+    assert main([*csv, "--model", "logistic", "--no-build", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Trained Pipeline on shop: 160 training rows, 40 test rows, 5 raw / 9 engineered features" in out
+    assert "linear (no parameters) in log_odds space, levels raw+engineered" in out
+    assert "exact: closed-form" in out and "bundle      shop_logistic:" in out
+    assert "bento       skipped (--no-build)" in out
+    assert "BUNDLE=shop_logistic:latest bentoml serve" in out
+
+
+def test_arguments() -> None:
+    args = parse_args([])
+    assert (args.model, args.explainer, args.name, args.csv, args.no_build) == (
+        "svc",
+        "auto",
+        None,
+        None,
+        False,
+    )
+    with pytest.raises(SystemExit):
+        parse_args(["--csv", "x.csv"])  # --target is needed too
+    with pytest.raises(SystemExit):
+        parse_args(["--model", "xgboost_maybe"])

@@ -1,0 +1,184 @@
+"""`python -m training`: train, explain, evaluate, save the bundle, build the Bento.
+
+With no arguments: the breast-cancer SVC of the reference design, saved as `breast_cancer_svc`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from typing import Any
+
+from scoring.explainers import EXPLAINERS
+from training.models import FAMILIES
+
+DEFAULT_NAME = "breast_cancer_svc"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description="Train a model, fit its scoring explainer, save one bundle to the BentoML model "
+        "store and build the Bento. With no arguments: scikit-learn's breast-cancer data and the "
+        "reference SVC(gamma=0.001, C=100., probability=True).",
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--csv", metavar="PATH", help="a CSV file to train on (default: breast cancer)")
+    data.add_argument("--target", metavar="COLUMN", help="the label column of --csv")
+    data.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    data.add_argument("--test-size", type=float, default=0.2, help="share of rows held out (default 0.2)")
+    data.add_argument("--seed", type=int, default=0, help="random_state of the split, model and explainer")
+    model = parser.add_argument_group("model and explainer")
+    model.add_argument("--model", choices=FAMILIES, default="svc", help="model family (default svc)")
+    methods = ["auto", *(str(m) for m in EXPLAINERS)]
+    model.add_argument("--explainer", choices=methods, default="auto", help="explainer method (default auto)")
+    model.add_argument("--budget", type=int, help="coalitions per row for sampled explainers (kernel)")
+    model.add_argument("--background", type=int, help="background rows kept by the explainer")
+    model.add_argument(
+        "--importance-rows",
+        type=int,
+        help="rows for global importance (default: all for linear/tree, else 50)",
+    )
+    model.add_argument("--fidelity-rows", type=int, default=10, help="rows compared with the reference")
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--name", help=f"bundle (BentoML model) name (default {DEFAULT_NAME} for the default data)"
+    )
+    out.add_argument("--no-build", action="store_true", help="save the bundle but do not build the Bento")
+    out.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if (args.csv is None) != (args.target is None):
+        parser.error("--csv and --target go together")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # the reference SVC(probability=True) is announced for removal in scikit-learn 1.11 (pinned here)
+    warnings.filterwarnings("ignore", message=".*probability.*", category=FutureWarning)
+    from tqdm.auto import tqdm
+
+    import training
+    from training import data as datasets
+    from training.models import make_model
+
+    progress = not args.quiet
+    steps = tqdm(total=4, desc="training", unit="step", disable=not progress, leave=False)
+    steps.set_postfix_str("loading data")
+    dataset = (
+        datasets.load_default()
+        if args.csv is None
+        else datasets.load_csv(args.csv, args.target, task=args.task)
+    )
+    name = args.name or (DEFAULT_NAME if args.csv is None else f"{dataset.name}_{args.model}")
+    parts = datasets.split(dataset, test_size=args.test_size, seed=args.seed)
+    steps.update()
+
+    steps.set_postfix_str(f"fitting {args.model}")
+    model = make_model(args.model, dataset.X, task=dataset.task, seed=args.seed)
+    start = time.perf_counter()
+    model.fit(parts.X_train, parts.y_train)
+    fit_seconds = time.perf_counter() - start
+    steps.update()
+
+    steps.set_postfix_str("explainer, evaluation, bundle")
+    saved = training.save_model(
+        name,
+        model,
+        parts.X_train,
+        X_eval=parts.X_test,
+        y_eval=parts.y_test,
+        class_names=dataset.class_names,
+        target=dataset.target,
+        explainer=args.explainer,
+        budget=args.budget,
+        n_background=args.background,
+        importance_rows=args.importance_rows,
+        fidelity_rows=args.fidelity_rows,
+        labels={"family": args.model, "data": dataset.name},
+        seed=args.seed,
+        progress=progress,
+    )
+    steps.update()
+
+    bento: str | None = None
+    build_note = "skipped (--no-build)"
+    if not args.no_build:
+        steps.set_postfix_str("building the Bento")
+        reason = training.bento.missing_service()
+        if reason is not None:
+            build_note = f"skipped: {reason} (the service is not written yet)"
+        else:
+            bento = training.build_bento()
+    steps.update()
+    steps.close()
+    print(summary(saved, dataset, fit_seconds=fit_seconds, bento=bento, build_note=build_note, name=name))
+    return 0
+
+
+def summary(
+    saved: Any, dataset: Any, *, fit_seconds: float, bento: str | None, build_note: str, name: str
+) -> str:
+    report = saved.report
+    explainer = report["explainer"]
+    lines = [
+        f"Trained {report['model'].rsplit('.', 1)[-1]} on {dataset.name}: "
+        f"{report['data']['train_rows']} training rows, {report['data'].get('eval_rows', 0)} test rows, "
+        f"{report['data']['raw_features']} raw / {report['data']['engineered_features']} engineered features "
+        f"(fit {fit_seconds:.1f} s)",
+        "  metrics     " + ("  ".join(f"{k} {v:.3f}" for k, v in report["metrics"].items()) or "none"),
+        f"  explainer   {explainer['method']} ({_params(explainer['params'])}) "
+        f"in {explainer['space']} space, levels {'+'.join(explainer['levels'])}",
+        f"              explains {explainer['explains']}",
+        f"  fidelity    {_fidelity(report['fidelity'])}",
+        f"  importance  {_top(report['global_importance'])}",
+        f"  timings     explain {report['timings']['explain_ms_per_row']:.1f} ms/row, "
+        f"fidelity {report['timings']['fidelity_s']:.1f} s",
+        f"  bundle      {saved.tag}",
+        f"              {saved.path}",
+        f"  bento       {bento or build_note}",
+        "",
+        "Next:",
+    ]
+    if bento is None and "--no-build" not in build_note:
+        lines.append(
+            "  python -m training      # again once service/ and bentofile.yaml exist, to build the Bento"
+        )
+    elif bento is None:
+        lines.append("  python -m training.bento  # or training.build_bento(): build the Bento")
+    # the service serves BUNDLE (default breast_cancer_svc:latest)
+    serve = "bentoml serve service:ExplainedModel --host 127.0.0.1 --port 3000"
+    lines += [
+        f"  {serve}" if name == DEFAULT_NAME else f"  BUNDLE={name}:latest {serve}",
+        f"  bentoml models get {saved.tag}   # the bundle's metadata",
+    ]
+    if bento is not None:
+        lines.append(f"  bentoml containerize {bento}   # needs a container engine")
+    return "\n".join(lines)
+
+
+def _params(params: dict[str, Any]) -> str:
+    shown = {k: v for k, v in params.items() if k in ("budget", "n_background", "output")}
+    return ", ".join(f"{k} {v}" for k, v in shown.items()) or "no parameters"
+
+
+def _fidelity(fidelity: dict[str, Any]) -> str:
+    if fidelity.get("exact"):
+        return fidelity["note"]
+    ref = fidelity["reference"]
+    return (
+        f"median relative L2 {fidelity['median_relative_l2']:.3f} (p90 {fidelity['p90_relative_l2']:.3f}) "
+        f"vs kernel(budget {ref['budget']}, background {ref['n_background']}) on {fidelity['rows']} rows"
+    )
+
+
+def _top(importance: dict[str, Any], k: int = 3) -> str:
+    gi = importance["raw"]
+    ranked = sorted(zip(gi["feature_names"], gi["mean_abs_overall"], strict=True), key=lambda p: -p[1])
+    return ", ".join(f"{n} {v:.3g}" for n, v in ranked[:k]) + f"  (raw, mean |value|, {gi['rows']} rows)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""Turn a fitted model into a bundle: choose what to explain, fit the scoring explainer, evaluate,
+report, plot; `save_model` also writes it to the BentoML model store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import is_classifier
+from sklearn.pipeline import Pipeline
+
+from scoring import Level, Method
+from scoring.bundle import Bundle
+from scoring.explainers import choose_method, make_explainer
+from scoring.feature_map import FeatureMap, derive_feature_map
+from scoring.mapper import ColumnMapper
+from scoring.pipeline import accepted_inputs, model_input, split_model
+from scoring.schema import Schema
+from training import report as reports
+
+PLOT = "global_importance.png"
+
+
+@dataclass
+class Plan:
+    """What the explainer explains: `target` on `X_fit`'s columns, folded to raw by `feature_map`."""
+
+    target: Any
+    feature_map: FeatureMap | None
+    explains: str
+    reason: str
+
+
+@dataclass
+class BuiltBundle:
+    bundle: Bundle
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return self.bundle.report
+
+
+@dataclass
+class SavedBundle:
+    tag: str
+    path: Path
+    bundle: Bundle
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return self.bundle.report
+
+
+def plan_explanation(model: Any, raw_names: Sequence[str]) -> Plan:
+    """A Pipeline whose preprocessing maps back to raw columns is explained on its final
+    estimator over engineered columns, then folded; otherwise the whole model over raw columns."""
+    preprocessor, estimator = split_model(model)
+    if preprocessor is None:
+        return Plan(model, None, "the model over its input columns", "no preprocessing")
+    feature_map = derive_feature_map(preprocessor, raw_names)
+    if feature_map is None:
+        return Plan(
+            model,
+            None,
+            "the whole pipeline over raw columns",
+            "the preprocessing mixes columns (or uses a transformer with no known column map), so "
+            "engineered attributions cannot be folded to raw ones; only the raw level is available",
+        )
+    return Plan(
+        estimator,
+        feature_map,
+        "the final estimator over engineered columns, folded to raw columns by the feature map",
+        "every engineered column is owned by the raw column(s) it comes from",
+    )
+
+
+def as_frame(X: Any, feature_names: Sequence[str] | None, model: Any) -> pd.DataFrame:
+    """The training rows as a frame with raw column names."""
+    if isinstance(X, pd.DataFrame):
+        if feature_names is not None and [str(c) for c in X.columns] != [str(n) for n in feature_names]:
+            raise ValueError(
+                f"feature_names {list(feature_names)} differ from the frame's columns {list(X.columns)}"
+            )
+        return X.rename(columns=str)
+    X = np.asarray(X)
+    if feature_names is None:
+        fitted = getattr(model, "feature_names_in_", None)
+        feature_names = list(fitted) if fitted is not None else [f"x{j}" for j in range(X.shape[1])]
+    if len(feature_names) != X.shape[1]:
+        raise ValueError(f"{len(feature_names)} feature names for {X.shape[1]} columns")
+    frame = pd.DataFrame(X, columns=[str(n) for n in feature_names])
+    return frame.infer_objects()
+
+
+def with_transformations(model: Any, transformations: Any, raw_names: Sequence[str]) -> Any:
+    """Pipeline(preprocessor, model) from fitted transformations: a fitted transformer, or a list
+    of fitted `(columns, transformer)` tuples (the sklearn-pandas form)."""
+    if transformations is None:
+        return model
+    if isinstance(transformations, (list, tuple)):
+        transformations = ColumnMapper.from_fitted(list(transformations), raw_names)
+    return Pipeline([("preprocessor", transformations), ("model", model)])
+
+
+def build_bundle(
+    model: Any,
+    X: Any,
+    *,
+    X_eval: Any = None,
+    y_eval: Any = None,
+    feature_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    transformations: Any = None,
+    target: str = "target",
+    explainer: str = "auto",
+    budget: int | None = None,
+    n_background: int | None = None,
+    importance_rows: int | None = None,
+    fidelity_rows: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+) -> BuiltBundle:
+    """A bundle (model, scoring explainer, schema, report) and its plot, in memory.
+
+    `model` is a fitted estimator or Pipeline taking the columns of `X` (the training rows,
+    a frame or an array named by `feature_names`); with `transformations` (a fitted preprocessor
+    or a list of fitted `(columns, transformer)` tuples) `model` is the estimator after them.
+    `X_eval`/`y_eval` give test metrics; global importance uses `importance_rows` of them (of `X`
+    when not given; default: all for linear and tree explainers, 50 for costlier ones), fidelity
+    `fidelity_rows` of those.
+    """
+    X = as_frame(X, feature_names, model)
+    raw_names = list(X.columns)
+    model = with_transformations(model, transformations, raw_names)
+    classify = is_classifier(model)
+    classes = tuple(str(c) for c in (class_names or getattr(model, "classes_", ()))) if classify else ()
+    timings: dict[str, float] = {}
+
+    plan = plan_explanation(model, raw_names)
+    X_fit = _fit_rows(model, plan, X)
+    chosen = Method(choose_method(plan.target, X_fit.shape[1]) if explainer == "auto" else explainer)
+    start = time.perf_counter()
+    scoring_explainer = make_explainer(
+        plan.target,
+        X_fit,
+        str(chosen),
+        feature_names=list(plan.feature_map.engineered_names) if plan.feature_map else raw_names,
+        class_names=list(classes) if classes else None,
+        budget=budget,
+        n_background=n_background,
+        seed=seed,
+    )
+    timings["fit_explainer_s"] = time.perf_counter() - start
+
+    nullable, unseen = accepted_inputs(model, raw_names)
+    schema = Schema.from_frame(
+        X,
+        task="classification" if classify else "regression",
+        target=target,
+        classes=classes,
+        nullable=nullable,
+        accepts_unseen=unseen,
+    )
+    bundle = Bundle(model=model, explainer=scoring_explainer, schema=schema, feature_map=plan.feature_map)
+
+    report: dict[str, Any] = {
+        "task": schema.task,
+        "model": f"{type(model).__module__}.{type(model).__name__}",
+        "classes": list(classes),
+        "class_labels": [_plain(c) for c in getattr(model, "classes_", [])],
+        "data": {"train_rows": len(X), "raw_features": len(raw_names), "engineered_features": X_fit.shape[1]},
+    }
+    if X_eval is not None and y_eval is not None:
+        X_eval = as_frame(X_eval, raw_names, model)
+        start = time.perf_counter()
+        report["metrics"] = _metrics(bundle, X_eval, pd.Series(np.asarray(y_eval)), classify)
+        timings["evaluate_s"] = time.perf_counter() - start
+        report["data"]["eval_rows"] = len(X_eval)
+        report["metrics_on"] = "evaluation frame"
+        rows_from, pool = "evaluation rows", X_eval
+    else:
+        report["metrics"] = {}
+        report["metrics_on"] = "none: no evaluation frame given"
+        rows_from, pool = "training rows (no evaluation frame given)", X
+
+    rows = _sample(pool, reports.importance_rows(chosen, len(pool), importance_rows), seed)
+    start = time.perf_counter()
+    parts = reports.explain_in_chunks(
+        lambda chunk: bundle.explain(
+            chunk, Level.ENGINEERED if Level.ENGINEERED in bundle.levels else Level.RAW
+        ),
+        rows,
+        desc="global importance",
+        progress=progress,
+    )
+    served = reports.stack(parts)
+    elapsed = time.perf_counter() - start
+    timings["global_importance_s"] = elapsed
+    timings["explain_ms_per_row"] = 1000 * elapsed / max(len(rows), 1)
+    levels = _by_level(bundle, served, rows)
+    report["global_importance"] = {str(level): reports.global_importance(e) for level, e in levels.items()}
+    report["global_importance_rows"] = rows_from
+
+    sample = _sample(rows, fidelity_rows, seed)
+    positions = [rows.index.get_loc(i) for i in sample.index]
+    start = time.perf_counter()
+    report["fidelity"] = reports.fidelity(
+        scoring_explainer,
+        plan.target,
+        X_fit,
+        _fit_rows(model, plan, sample),
+        served=served.select(positions),
+        class_names=list(classes) or None,
+        seed=seed,
+        progress=progress,
+    )
+    timings["fidelity_s"] = time.perf_counter() - start
+    report["explainer"] = {
+        "method": str(chosen),
+        "requested": explainer,
+        "params": scoring_explainer.get_params(),
+        "space": str(scoring_explainer.space_),
+        "explains": plan.explains,
+        "levels": [str(level) for level in bundle.levels],
+        "reason": plan.reason,
+    }
+    report["timings"] = {k: round(v, 4) for k, v in timings.items()}
+    bundle.report = report
+    bundle.manifest = {
+        "task": schema.task,
+        "explained": {
+            "target": plan.explains,
+            "levels": report["explainer"]["levels"],
+            "reason": plan.reason,
+        },
+    }
+    plot = reports.plot_importance(
+        report["global_importance"], title=f"Global importance: {type(model).__name__}"
+    )
+    return BuiltBundle(bundle, {PLOT: plot})
+
+
+def _fit_rows(model: Any, plan: Plan, X: pd.DataFrame) -> Any:
+    """The rows the explainer takes: engineered (dense) when folding, else the model's own input."""
+    if plan.feature_map is None:
+        return model_input(model, X)
+    Z = model[:-1].transform(model_input(model, X))
+    return np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=float)
+
+
+def _metrics(bundle: Bundle, X_eval: pd.DataFrame, y: pd.Series, classify: bool) -> dict[str, float]:
+    prediction = bundle.predict(X_eval)
+    if classify:
+        return reports.classification_metrics(
+            y, prediction.labels, prediction.probabilities, getattr(bundle.model, "classes_", [])
+        )
+    return reports.regression_metrics(y, prediction.labels)
+
+
+def _sample(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    if len(X) <= n:
+        return X
+    picked = np.sort(np.random.default_rng(seed).choice(len(X), size=n, replace=False))
+    return X.iloc[picked]
+
+
+def _by_level(bundle: Bundle, served: Any, rows: pd.DataFrame) -> dict[Level, Any]:
+    """The served explanation at every level the bundle offers."""
+    if bundle.feature_map is None:
+        return {level: served for level in bundle.levels}
+    raw = served.fold(bundle.feature_map.matrix, bundle.feature_map.raw_names, raw_data=rows.to_numpy())
+    return {Level.RAW: raw, Level.ENGINEERED: served}
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def save_model(
+    name: str,
+    model: Any,
+    X: Any,
+    *,
+    X_eval: Any = None,
+    y_eval: Any = None,
+    feature_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    transformations: Any = None,
+    target: str = "target",
+    explainer: str = "auto",
+    budget: int | None = None,
+    n_background: int | None = None,
+    importance_rows: int | None = None,
+    fidelity_rows: int = 10,
+    labels: dict[str, str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> SavedBundle:
+    """Build the bundle of a fitted `model` (see `build_bundle`) and save it to the BentoML model
+    store as a new version of `name`. Returns its tag, folder and the bundle."""
+    from training.store import save_to_store
+
+    built = build_bundle(
+        model,
+        X,
+        X_eval=X_eval,
+        y_eval=y_eval,
+        feature_names=feature_names,
+        class_names=class_names,
+        transformations=transformations,
+        target=target,
+        explainer=explainer,
+        budget=budget,
+        n_background=n_background,
+        importance_rows=importance_rows,
+        fidelity_rows=fidelity_rows,
+        seed=seed,
+        progress=progress,
+    )
+    report = built.report
+    store_labels = {"task": report["task"], "explainer": report["explainer"]["method"], **(labels or {})}
+    metadata = {
+        "model": report["model"],
+        "levels": report["explainer"]["levels"],
+        "metrics": report["metrics"],
+        "fidelity": report["fidelity"],
+    }
+    tag, path = save_to_store(name, built.bundle, files=built.files, labels=store_labels, metadata=metadata)
+    return SavedBundle(tag=tag, path=path, bundle=built.bundle)

@@ -1,0 +1,53 @@
+"""The BentoML model store side of a bundle: one BentoML model per trained version, the bundle's
+files at the top of its folder, the manifest's sha256 in its metadata."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from scoring.bundle import Bundle, load_bundle, manifest_digest, save_bundle
+
+MANIFEST_KEY = "manifest_sha256"
+
+
+def save_to_store(
+    name: str,
+    bundle: Bundle,
+    *,
+    files: dict[str, bytes] | None = None,
+    labels: dict[str, str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[str, Path]:
+    """Write `bundle` as a new version of the BentoML model `name`; returns (tag, folder).
+
+    The bundle is written and checked in a scratch folder first, so that the manifest's sha256
+    can go into the model's metadata, then copied into the store.
+    """
+    import bentoml
+
+    with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
+        folder = Path(scratch) / "bundle"
+        manifest = save_bundle(folder, bundle, files=files)
+        info = {
+            **(metadata or {}),
+            MANIFEST_KEY: manifest_digest(folder),
+            "bundle_format": manifest["format_version"],
+            "explainer": manifest["explainer"],
+            "libraries": manifest["libraries"],
+        }
+        with bentoml.models.create(name, labels=labels or {}, metadata=info) as model:
+            shutil.copytree(folder, model.path, dirs_exist_ok=True)
+        tag = str(model.tag)
+    return tag, Path(bentoml.models.get(tag).path)
+
+
+def load_from_store(tag: str) -> Bundle:
+    """Load and verify a stored bundle, its manifest checked against the sha256 kept in the
+    store's metadata (what the service does: `bentoml.models.get(tag)`, then `load_bundle`)."""
+    import bentoml
+
+    model = bentoml.models.get(tag)
+    return load_bundle(model.path, manifest_sha256=model.info.metadata.get(MANIFEST_KEY))
