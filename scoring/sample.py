@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,8 @@ class Sample:
     """A bundle's sample document, parsed; `omitted` says why it holds no rows, else None."""
 
     document: dict[str, Any]
+    # the file's bytes as stored, when read from one: served as they are, not re-encoded
+    raw: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def omitted(self) -> str | None:
@@ -225,6 +227,8 @@ class Sample:
         return np.asarray(self.document.get("y_pred") or [], dtype=object)
 
     def to_bytes(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return json.dumps(self.document, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -233,9 +237,10 @@ def load_sample(path: str | Path) -> Sample:
     file = Path(path) / SAMPLE
     if not file.is_file():
         return Sample({"format_version": FORMAT_VERSION, "omitted": NO_SAMPLE_FILE})
-    doc = json.loads(file.read_text())
+    raw = file.read_bytes()
+    doc = json.loads(raw)
     if doc.get("format_version") != FORMAT_VERSION:
         raise BundleError(
             f"sample format {doc.get('format_version')} in {file}, this version reads {FORMAT_VERSION}"
         )
-    return Sample(doc)
+    return Sample(doc, raw)

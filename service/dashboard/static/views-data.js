@@ -160,7 +160,7 @@ function distributionChart(cohorts) {
   const { edges } = histogram(S.yPred, [], lo, hi, bins);
   return columnChart({
     title: "Prediction distribution: predicted value", summary: "Share of each cohort's rows per bin of predicted value.",
-    labels: edges.slice(0, -1).map((e, b) => `${fmt(e, 3)}–${fmt(edges[b + 1], 3)}`), xLabel: "Predicted value",
+    labels: edges.slice(0, -1).map((e, b) => `${fmt(e, 3)} to ${fmt(edges[b + 1], 3)}`), xLabel: "Predicted value",
     yLabel: "% of cohort rows", yFormat: (v) => `${fmt(v, 3)}%`,
     series: series((c) => share(histogram(S.yPred, c.idx, lo, hi, bins).counts, c.idx.length)),
   });

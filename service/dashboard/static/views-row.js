@@ -18,10 +18,12 @@ export async function predict(rows, { explain }) {
   const res = await fetch("../predict", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
-  const payload = await res.json().catch(() => null);
-  if (!res.ok) {
+  const text = await res.text();
+  let payload = null;
+  try { payload = JSON.parse(text); } catch { /* not JSON: reported as text below */ }
+  if (!res.ok || payload === null) {
     const detail = payload && (payload.error ?? payload.detail ?? payload[0]?.error);
-    throw new Error(`the service answered ${res.status}: ${typeof detail === "string" ? detail : JSON.stringify(payload)}`);
+    throw new Error(`the service answered ${res.status}: ${typeof detail === "string" ? detail : text.slice(0, 300) || res.statusText}`);
   }
   return payload;
 }
