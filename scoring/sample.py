@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,10 @@ def make_sample(
     *,
     max_rows: int = MAX_ROWS,
     seed: int = 0,
+    explanations: Mapping[Level, Explanation] | None = None,
 ) -> dict[str, bytes]:
     """`{"sample.json": ...}` for `save_bundle(..., files=...)`; see `build_sample`."""
-    doc = build_sample(bundle, X, y, max_rows=max_rows, seed=seed)
+    doc = build_sample(bundle, X, y, max_rows=max_rows, seed=seed, explanations=explanations)
     return {SAMPLE: json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()}
 
 
@@ -57,11 +59,14 @@ def build_sample(
     *,
     max_rows: int = MAX_ROWS,
     seed: int = 0,
+    explanations: Mapping[Level, Explanation] | None = None,
 ) -> dict[str, Any]:
     """The sample document of at most `max_rows` rows of (`X`, `y`), drawn without replacement
     with `numpy.random.default_rng(seed)` when there are more, kept in their original order.
 
     `bundle` is a `scoring.bundle.Bundle` (anything with `schema`, `levels`, `predict`, `explain`).
+    `explanations`, when the sampled rows were explained already (at every level the bundle
+    offers, those rows in that order), are used instead of explaining them again.
     """
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"X must be a pandas DataFrame of raw columns, got {type(X).__name__}")
@@ -84,7 +89,14 @@ def build_sample(
     classify = bundle.schema.task == "classification"
     to_name = _class_names(bundle) if classify else None
     y_true, y_pred = (_labels(y[positions], to_name), _labels(prediction.labels, to_name))
-    explanations = {str(level): _explanation_doc(e) for level, e in _explanations(bundle, rows).items()}
+    if explanations is None:
+        explanations = _explanations(bundle, rows)
+    else:
+        _check_given(explanations, bundle.levels, len(rows))
+    docs = {str(level): _explanation_doc(replace(e, level=level)) for level, e in explanations.items()}
+    if getattr(bundle, "feature_map", None) is None:
+        for doc in docs.values():
+            doc["data"] = None  # every level is over the raw columns, already in `columns`
     return {
         "format_version": FORMAT_VERSION,
         "omitted": None,
@@ -98,7 +110,7 @@ def build_sample(
         "y_true": y_true,
         "y_pred": y_pred,
         "probabilities": None if prediction.probabilities is None else _rounded(prediction.probabilities),
-        "explanations": explanations,
+        "explanations": docs,
     }
 
 
@@ -117,6 +129,15 @@ def _labels(values: Any, to_name: dict[Any, str] | None) -> list[Any]:
     if to_name is None:
         return plain
     return [None if v is None else to_name.get(v, str(v)) for v in plain]
+
+
+def _check_given(explanations: Mapping[Level, Explanation], levels: Any, n_rows: int) -> None:
+    missing = [str(level) for level in levels if level not in explanations]
+    if missing:
+        raise ValueError(f"explanations lack the level(s) {missing} this bundle offers")
+    for level, e in explanations.items():
+        if e.n_rows != n_rows:
+            raise ValueError(f"the {level} explanation has {e.n_rows} rows, the sample {n_rows}")
 
 
 def _explanations(bundle: Any, rows: pd.DataFrame) -> dict[Level, Explanation]:

@@ -77,6 +77,18 @@ def test_attributions_match_the_bundle_at_each_level(
         assert doc["data"] is None
 
 
+def test_reuses_explanations_already_computed(fitted: tuple[Bundle, pd.DataFrame, np.ndarray]) -> None:
+    bundle, X, y = fitted
+    fresh = build_sample(bundle, X, y, max_rows=40, seed=1)
+    rows = X.iloc[fresh["positions"]]
+    given = {level: bundle.explain(rows, level) for level in bundle.levels}
+    assert build_sample(bundle, X, y, max_rows=40, seed=1, explanations=given) == fresh
+    with pytest.raises(ValueError, match="has 40 rows, the sample 41"):
+        build_sample(bundle, X, y, max_rows=41, seed=1, explanations=given)
+    with pytest.raises(ValueError, match="lack the level"):
+        build_sample(bundle, X, y, max_rows=40, seed=1, explanations={Level.RAW: given[Level.RAW]})
+
+
 def test_round_trips_through_a_saved_bundle(
     fitted: tuple[Bundle, pd.DataFrame, np.ndarray], tmp_path: Path
 ) -> None:
@@ -107,6 +119,8 @@ def test_missing_values_become_null_and_the_json_is_strict(tmp_path: Path) -> No
     assert doc["probabilities"] is None
     assert doc["y_true"] == pytest.approx(y.tolist())
     assert set(doc["explanations"]) == {"raw", "engineered"}
+    # no feature map: both levels are over the raw columns, whose values are in `columns`
+    assert doc["explanations"]["engineered"]["data"] is None
 
 
 def test_omitting_the_sample_records_why(tmp_path: Path) -> None:
