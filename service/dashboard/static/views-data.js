@@ -265,9 +265,12 @@ function renderDependence(ctx, expl, cohorts, pick) {
   let x;
   if (expl.level === "engineered" && expl.data) {
     x = { label: `${name} (engineered value)`, kind: "number", values: expl.data.map((r) => r[j]) };
-  } else {
+  } else if (field(`f:${name}`)) {
     const f = field(`f:${name}`);
     x = { label: name, kind: f.kind, values: f.values, categories: f.categories };
+  } else {
+    box.innerHTML = `<p class="muted">The sample holds no values of ${esc(name)} to plot against.</p>`;
+    return;
   }
   const y = { label: `Attribution of ${name}`, kind: "number", values: expl.values.map((r, i) => r[j][pick(i)]) };
   const chart = scatterChart({
