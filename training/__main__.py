@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from scoring.explainers import EXPLAINERS
+from scoring.sample import MAX_ROWS as MAX_SAMPLE_ROWS
 from training.models import FAMILIES
 
 DEFAULT_NAME = "breast_cancer_svc"
@@ -47,6 +48,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--name", help=f"bundle (BentoML model) name (default {DEFAULT_NAME} for the default data)"
     )
     out.add_argument("--no-build", action="store_true", help="save the bundle but do not build the Bento")
+    out.add_argument(
+        "--sample-rows",
+        type=int,
+        help=f"test rows kept for the dashboard (default: all up to {MAX_SAMPLE_ROWS} for linear and "
+        "tree explainers, else the rows explained for global importance)",
+    )
+    out.add_argument(
+        "--no-sample", action="store_true", help="keep no test rows in the bundle (sensitive data)"
+    )
     out.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if (args.csv is None) != (args.target is None):
@@ -97,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         n_background=args.background,
         importance_rows=args.importance_rows,
         fidelity_rows=args.fidelity_rows,
+        sample_rows=args.sample_rows,
+        omit_sample="left out at training time (--no-sample)" if args.no_sample else None,
         labels={"family": args.model, "data": dataset.name},
         seed=args.seed,
         progress=progress,

@@ -15,6 +15,7 @@ from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 
 from scoring import Level, Method
+from scoring import sample as dashboard_sample
 from scoring.bundle import Bundle
 from scoring.explainers import choose_method, make_explainer
 from scoring.feature_map import FeatureMap, derive_feature_map
@@ -24,6 +25,7 @@ from scoring.schema import Schema
 from training import report as reports
 
 PLOT = "global_importance.png"
+MAX_SAMPLE_ROWS = dashboard_sample.MAX_ROWS  # the dashboard's evaluation sample, at most
 
 
 @dataclass
@@ -123,6 +125,8 @@ def build_bundle(
     n_background: int | None = None,
     importance_rows: int | None = None,
     fidelity_rows: int = 10,
+    sample_rows: int | None = None,
+    omit_sample: str | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> BuiltBundle:
@@ -133,7 +137,10 @@ def build_bundle(
     or a list of fitted `(columns, transformer)` tuples) `model` is the estimator after them.
     `X_eval`/`y_eval` give test metrics; global importance uses `importance_rows` of them (of `X`
     when not given; default: all for linear and tree explainers, 50 for costlier ones), fidelity
-    `fidelity_rows` of those.
+    `fidelity_rows` of those. The dashboard's evaluation sample holds `sample_rows` of them
+    (drawn with `seed`; default: all up to 5,000 for linear and tree explainers, else the rows
+    global importance explained) with their predictions and attributions; `omit_sample`, the
+    reason why, leaves it out (e.g. for sensitive data), and so does having no evaluation frame.
     """
     X = as_frame(X, feature_names, model)
     raw_names = list(X.columns)
@@ -243,7 +250,41 @@ def build_bundle(
     plot = reports.plot_importance(
         report["global_importance"], title=f"Global importance: {type(model).__name__}"
     )
-    return BuiltBundle(bundle, {PLOT: plot})
+    start = time.perf_counter()
+    sample_file = _sample_file(
+        bundle, chosen, X_eval, y_eval, rows, levels, sample_rows=sample_rows, omit=omit_sample, seed=seed
+    )
+    report["timings"]["sample_s"] = round(time.perf_counter() - start, 4)
+    return BuiltBundle(bundle, {PLOT: plot, **sample_file})
+
+
+def _sample_file(
+    bundle: Bundle,
+    method: Method,
+    X_eval: pd.DataFrame | None,
+    y_eval: Any,
+    explained_rows: pd.DataFrame,
+    explained: dict[Level, Any],
+    *,
+    sample_rows: int | None,
+    omit: str | None,
+    seed: int,
+) -> dict[str, bytes]:
+    """The dashboard's evaluation sample. By default every test row (up to 5,000) for linear and
+    tree explainers; for costlier ones the rows global importance explained, reused as they are."""
+    if omit is not None:
+        return dashboard_sample.omit_sample(omit)
+    if X_eval is None or y_eval is None:
+        return dashboard_sample.omit_sample("no evaluation frame was given at training time")
+    if sample_rows is None:
+        fast = method in (Method.LINEAR, Method.TREE)
+        sample_rows = MAX_SAMPLE_ROWS if fast else len(explained_rows)
+    n = min(sample_rows, len(X_eval))
+    # the same seeded draw from the same rows: global importance explained exactly these
+    same_rows = _sample(X_eval, n, seed).index.equals(explained_rows.index)
+    return dashboard_sample.make_sample(
+        bundle, X_eval, y_eval, max_rows=n, seed=seed, explanations=explained if same_rows else None
+    )
 
 
 def _fit_rows(model: Any, plan: Plan, X: pd.DataFrame) -> Any:
@@ -298,6 +339,8 @@ def save_model(
     n_background: int | None = None,
     importance_rows: int | None = None,
     fidelity_rows: int = 10,
+    sample_rows: int | None = None,
+    omit_sample: str | None = None,
     labels: dict[str, str] | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -320,6 +363,8 @@ def save_model(
         n_background=n_background,
         importance_rows=importance_rows,
         fidelity_rows=fidelity_rows,
+        sample_rows=sample_rows,
+        omit_sample=omit_sample,
         seed=seed,
         progress=progress,
     )
