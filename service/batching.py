@@ -14,7 +14,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -79,6 +79,41 @@ def run_jobs(bundle: Bundle, jobs: Sequence[Job]) -> list[Outcome]:
         )
         for i in range(len(jobs))
     ]
+
+
+def split_job(job: Job, max_rows: int) -> list[Job]:
+    """A job as consecutive parts of at most `max_rows` rows, so a big request takes its turns
+    between others' batches, and stops using the worker once its caller has gone."""
+    if job.n_rows <= max_rows:
+        return [job]
+    return [
+        Job(job.frame.iloc[start : start + max_rows].reset_index(drop=True), job.level)
+        for start in range(0, job.n_rows, max_rows)
+    ]
+
+
+def join_outcomes(parts: Sequence[Outcome]) -> Outcome:
+    """The outcome of a split job: its parts' rows back in order."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    probabilities = None
+    if first.prediction.probabilities is not None:
+        probabilities = np.concatenate([p.prediction.probabilities for p in parts])
+    explanation = None
+    if first.explanation is not None:
+        pieces = [p.explanation for p in parts if p.explanation is not None]
+        stderr = None if first.explanation.stderr is None else np.concatenate([e.stderr for e in pieces])
+        data = None if first.explanation.data is None else np.concatenate([e.data for e in pieces])
+        explanation = replace(
+            first.explanation,
+            values=np.concatenate([e.values for e in pieces]),
+            outputs=np.concatenate([e.outputs for e in pieces]),
+            stderr=stderr,
+            data=data,
+        )
+    labels = np.concatenate([p.prediction.labels for p in parts])
+    return Outcome(Prediction(labels, probabilities), explanation)
 
 
 class MicroBatcher(Generic[J, R]):

@@ -8,6 +8,7 @@ its explanation. A thin class: checking requests (`service.requests`), batching
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from scoring.errors import ValidationError
 from scoring.explanation import Level
-from service.batching import Job, MicroBatcher, Outcome, run_jobs
+from service.batching import Job, MicroBatcher, Outcome, join_outcomes, run_jobs, split_job
 from service.config import Settings
 from service.dashboard.app import build_dashboard_app
 from service.limits import RequestGuard
@@ -119,9 +120,9 @@ class ExplainedModel:
                 max_rows=self.settings.max_rows,
             )
             options = checked.options
-            outcome = await self.batcher.submit(
-                Job(checked.frame, options.level if options.explain else None)
-            )
+            job = Job(checked.frame, options.level if options.explain else None)
+            parts = split_job(job, self.settings.batch_max_rows)
+            outcome = join_outcomes(await asyncio.gather(*(self.batcher.submit(p) for p in parts)))
             body = predict_body(self.model, self.outputs, outcome.prediction, outcome.explanation, options)
         except ValidationError as e:
             return JSONResponse(validation_error_body(e), status_code=e.status)

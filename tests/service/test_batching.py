@@ -14,8 +14,8 @@ import pytest
 
 from scoring.bundle import Bundle
 from scoring.explanation import Level
-from service.batching import Job, MicroBatcher, run_jobs
-from tests.service.bundles import mixed_bundle, mixed_frame
+from service.batching import Job, MicroBatcher, join_outcomes, run_jobs, split_job
+from tests.service.bundles import mixed_bundle, mixed_frame, rows_of
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,22 @@ def test_a_cancelled_request_does_not_stop_the_others() -> None:
 
 def test_frames_keep_their_dtypes_when_concatenated(mixed: Bundle) -> None:
     X, _ = mixed_frame(n=4, seed=1)
-    frames = [mixed.schema.validate([r]) for r in X.to_dict(orient="records")]
+    frames = [mixed.schema.validate([r]) for r in rows_of(X)]
     together = run_jobs(mixed, [Job(f, Level.RAW) for f in frames])
     alone = run_jobs(mixed, [Job(pd.concat(frames, ignore_index=True), Level.RAW)])[0]
     assert np.allclose(np.concatenate([o.explanation.values for o in together]), alone.explanation.values)
+
+
+def test_split_and_join_give_back_the_whole_job(mixed: Bundle) -> None:
+    X, _ = mixed_frame(n=11, seed=6)
+    job = Job(mixed.schema.validate(rows_of(X)), Level.RAW)
+    parts = split_job(job, 4)
+    assert [p.n_rows for p in parts] == [4, 4, 3]
+    joined = join_outcomes([run_jobs(mixed, [p])[0] for p in parts])
+    (whole,) = run_jobs(mixed, [job])
+    assert np.array_equal(joined.prediction.labels, whole.prediction.labels)
+    assert np.allclose(joined.prediction.probabilities, whole.prediction.probabilities)
+    assert joined.explanation is not None and whole.explanation is not None
+    assert np.allclose(joined.explanation.values, whole.explanation.values)
+    assert np.allclose(joined.explanation.outputs, whole.explanation.outputs)
+    assert split_job(job, 11) == [job]

@@ -199,6 +199,21 @@ def test_bad_request_field_is_named(client: TestClient, rows: list, body: dict, 
     assert_client_error(post(client, body), field=field)
 
 
+def test_a_request_bigger_than_a_batch_is_answered_whole(
+    client: TestClient, rows: list, bundle: Bundle
+) -> None:
+    from service.service import SETTINGS
+
+    many = (rows * (SETTINGS.batch_max_rows // len(rows) + 2))[: SETTINGS.batch_max_rows + 7]
+    body = post(client, {"rows": many, "top_k": 1}).json()
+    assert [e["row"] for e in body["explanations"]] == list(range(len(many)))
+    expected = reference(bundle, many)
+    for item in body["explanations"][-10:]:
+        assert item["output"] == pytest.approx(
+            expected.outputs[item["row"], expected.output_index(item["target"])]
+        )
+
+
 def test_too_many_rows(client: TestClient, rows: list) -> None:
     from service.service import SETTINGS
 
