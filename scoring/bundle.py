@@ -53,6 +53,7 @@ TRUSTED_TYPES = (
     "numpy.dtype",
     "builtins.bytearray",
     "scoring.mapper.ColumnMapper",
+    "sklearn.tree._tree.Tree",  # the fitted trees of scikit-learn's tree models and ensembles
 )
 
 

@@ -198,6 +198,17 @@ def test_skops_types_outside_the_allow_list_are_refused(
         load_bundle(tmp_path / "b")
 
 
+def test_tree_ensembles_are_saved_with_skops(tmp_path: Path) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    data = X[NUMERIC].fillna(0.0)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(data, y)
+    bundle = Bundle(model, make_explainer(model, data), _schema(model, data))
+    assert save_bundle(tmp_path / "b", bundle)["model_format"] == "skops"
+    loaded = load_bundle(tmp_path / "b")
+    np.testing.assert_array_equal(loaded.explain(data.iloc[:4]).values, bundle.explain(data.iloc[:4]).values)
+
+
 def test_a_pipeline_without_a_feature_map_explains_raw_columns_only(tmp_path: Path) -> None:
     bundle = raw_bundle()
     save_bundle(tmp_path / "b", bundle)
