@@ -352,6 +352,7 @@ def test_acceptance_flow(browser: BrowserContext, server: Server) -> None:
     page.fill('[data-feature="x0"]', str(edited["x0"]))
     page.select_option('[data-feature="segment"]', label=edited["segment"])
     wall["what-if predict"] = timed(page, lambda: page.click("#whatif-predict"), "#whatif-prediction")
+    page.wait_for_selector("#whatif-output")  # the explanation follows the prediction
     api = post_predict(server, {"rows": [edited], "explain": True, "level": "raw", "target": "yes"})
     assert (
         json.loads(page.get_attribute("#whatif-prediction", "data-value") or "null") == api["predictions"][0]
@@ -366,7 +367,11 @@ def test_acceptance_flow(browser: BrowserContext, server: Server) -> None:
     assert float(page.get_attribute("#whatif-output", "data-value") or "nan") == pytest.approx(
         api["explanations"][0]["output"]
     )
-    assert watch.predict_bodies[-1]["rows"] == [edited]
+    # two requests: the prediction alone, then with its explanation
+    assert [(b["rows"], b["explain"]) for b in watch.predict_bodies[-2:]] == [
+        ([edited], False),
+        ([edited], True),
+    ]
     shot(page, "07_whatif")
 
     # 7. ICE: one batched call over the feature's observed range

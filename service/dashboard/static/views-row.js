@@ -172,7 +172,10 @@ export function renderWhatIf(ctx) {
     <div id="whatif-result" aria-live="polite"></div>`;
   box.querySelector("#whatif-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    ctx.interact("what-if predict", () => runWhatIf());
+    // the prediction first (fast), then its explanation (a sampled method can take seconds)
+    ctx.interact("what-if predict", () => runWhatIf()).then(() => {
+      if (S.whatIf?.result?.explaining) ctx.interact("what-if explanation", () => explainWhatIf());
+    });
   });
   box.querySelector("#whatif-reset").addEventListener("click", () => ctx.interact("what-if reset", () => { S.whatIf = null; }));
   if (result) renderWhatIfResult(result);
@@ -181,9 +184,10 @@ export function renderWhatIf(ctx) {
 async function runWhatIf() {
   const bad = readWhatIf();
   if (bad) { S.whatIf.error = bad; S.whatIf.result = null; return; }
+  const edited = { ...S.whatIf.values };
   try {
-    const payload = await predict([S.whatIf.values], { explain: true });
-    S.whatIf.result = { payload, edited: { ...S.whatIf.values } };
+    const payload = await predict([edited], { explain: false });
+    S.whatIf.result = { payload, edited, explanation: null, explaining: true };
     S.whatIf.error = null;
   } catch (e) {
     S.whatIf.result = null;
@@ -191,7 +195,19 @@ async function runWhatIf() {
   }
 }
 
-function renderWhatIfResult({ payload, edited }) {
+async function explainWhatIf() {
+  const result = S.whatIf?.result;
+  if (!result) return;
+  try {
+    const payload = await predict([result.edited], { explain: true });
+    result.explanation = (payload.explanations ?? []).find((e) => e.row === 0) ?? payload.explanations?.[0] ?? null;
+  } catch (e) {
+    S.whatIf.error = `the prediction stands, but explaining it failed: ${e.message}`;
+  }
+  result.explaining = false;
+}
+
+function renderWhatIfResult({ payload, edited, explanation, explaining }) {
   const box = $("#whatif-result");
   const label = payload.predictions[0];
   const probs = probabilitiesOf(payload, 0);
@@ -203,8 +219,9 @@ function renderWhatIfResult({ payload, edited }) {
       cellAttrs: (r, c) => (c === 1 ? ` data-class="${esc(S.classes[r])}" data-value="${probs[r]}"` : ""),
     })}</div>`;
   }
+  if (explaining) html += `<p id="whatif-explaining" class="muted">Explaining the edited row…</p>`;
   box.innerHTML = html;
-  const ex = (payload.explanations ?? []).find((e) => e.row === 0) ?? payload.explanations?.[0];
+  const ex = explanation;
   if (!ex) return;
   const ranked = [...ex.attributions].sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
   const shown = ranked.slice(0, S.topK);
