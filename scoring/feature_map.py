@@ -61,7 +61,7 @@ def derive_feature_map(preprocessor: Any, raw_names: Sequence[str]) -> FeatureMa
             f"the preprocessor was fitted on columns {list(fitted_names)}, not {list(raw_names)}"
         )
     owners = _owners(preprocessor, np.eye(len(raw_names)))
-    if owners is None:
+    if owners is None or not np.allclose(owners.sum(axis=1), 1.0):
         return None
     names = _engineered_names(preprocessor, owners, raw_names)
     if names is None:

@@ -151,6 +151,16 @@ def build_bundle(
 
     plan = plan_explanation(model, raw_names)
     X_fit = _fit_rows(model, plan, X)
+    if plan.feature_map is not None and X_fit.shape[1] != len(plan.feature_map.engineered_names):
+        # a derivation rule disagrees with what the preprocessor produces: do not trust the map
+        plan = Plan(
+            model,
+            None,
+            "the whole pipeline over raw columns",
+            "the derived feature map does not "
+            f"match the preprocessor's {X_fit.shape[1]} output columns; only the raw level is available",
+        )
+        X_fit = _fit_rows(model, plan, X)
     chosen = Method(choose_method(plan.target, X_fit.shape[1]) if explainer == "auto" else explainer)
     start = time.perf_counter()
     scoring_explainer = make_explainer(
