@@ -75,57 +75,56 @@ def main(argv: list[str] | None = None) -> int:
     from training.models import make_model
 
     progress = not args.quiet
-    steps = tqdm(total=4, desc="training", unit="step", disable=not progress, leave=False)
-    steps.set_postfix_str("loading data")
-    dataset = (
-        datasets.load_default()
-        if args.csv is None
-        else datasets.load_csv(args.csv, args.target, task=args.task)
-    )
-    name = args.name or (DEFAULT_NAME if args.csv is None else f"{dataset.name}_{args.model}")
-    parts = datasets.split(dataset, test_size=args.test_size, seed=args.seed)
-    steps.update()
+    with tqdm(total=4, desc="training", unit="step", disable=not progress, leave=False) as steps:
+        steps.set_postfix_str("loading data")
+        dataset = (
+            datasets.load_default()
+            if args.csv is None
+            else datasets.load_csv(args.csv, args.target, task=args.task)
+        )
+        name = args.name or (DEFAULT_NAME if args.csv is None else f"{dataset.name}_{args.model}")
+        parts = datasets.split(dataset, test_size=args.test_size, seed=args.seed)
+        steps.update()
 
-    steps.set_postfix_str(f"fitting {args.model}")
-    model = make_model(args.model, dataset.X, task=dataset.task, seed=args.seed)
-    start = time.perf_counter()
-    model.fit(parts.X_train, parts.y_train)
-    fit_seconds = time.perf_counter() - start
-    steps.update()
+        steps.set_postfix_str(f"fitting {args.model}")
+        model = make_model(args.model, dataset.X, task=dataset.task, seed=args.seed)
+        start = time.perf_counter()
+        model.fit(parts.X_train, parts.y_train)
+        fit_seconds = time.perf_counter() - start
+        steps.update()
 
-    steps.set_postfix_str("explainer, evaluation, bundle")
-    saved = training.save_model(
-        name,
-        model,
-        parts.X_train,
-        X_eval=parts.X_test,
-        y_eval=parts.y_test,
-        class_names=dataset.class_names,
-        target=dataset.target,
-        explainer=args.explainer,
-        budget=args.budget,
-        n_background=args.background,
-        importance_rows=args.importance_rows,
-        fidelity_rows=args.fidelity_rows,
-        sample_rows=args.sample_rows,
-        omit_sample="left out at training time (--no-sample)" if args.no_sample else None,
-        labels={"family": args.model, "data": dataset.name},
-        seed=args.seed,
-        progress=progress,
-    )
-    steps.update()
+        steps.set_postfix_str("explainer, evaluation, bundle")
+        saved = training.save_model(
+            name,
+            model,
+            parts.X_train,
+            X_eval=parts.X_test,
+            y_eval=parts.y_test,
+            class_names=dataset.class_names,
+            target=dataset.target,
+            explainer=args.explainer,
+            budget=args.budget,
+            n_background=args.background,
+            importance_rows=args.importance_rows,
+            fidelity_rows=args.fidelity_rows,
+            sample_rows=args.sample_rows,
+            omit_sample="left out at training time (--no-sample)" if args.no_sample else None,
+            labels={"family": args.model, "data": dataset.name},
+            seed=args.seed,
+            progress=progress,
+        )
+        steps.update()
 
-    bento: str | None = None
-    build_note = "skipped (--no-build)"
-    if not args.no_build:
-        steps.set_postfix_str("building the Bento")
-        reason = training.bento.missing_service()
-        if reason is not None:
-            build_note = f"skipped: {reason} (the service is not written yet)"
-        else:
-            bento = training.build_bento()
-    steps.update()
-    steps.close()
+        bento: str | None = None
+        build_note = "skipped (--no-build)"
+        if not args.no_build:
+            steps.set_postfix_str("building the Bento")
+            reason = training.bento.missing_service()
+            if reason is not None:
+                build_note = f"skipped: {reason} (the service is not written yet)"
+            else:
+                bento = training.build_bento()
+        steps.update()
     print(summary(saved, dataset, fit_seconds=fit_seconds, bento=bento, build_note=build_note, name=name))
     return 0
 
@@ -193,4 +192,12 @@ def _top(importance: dict[str, Any], k: int = 3) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from scoring.errors import ScoringError
+    from training.bento import BuildError
+
+    try:
+        sys.exit(main())
+    except (FileNotFoundError, ValueError, ScoringError, BuildError) as error:
+        # a bad CSV, target, option combination or build: say what, without a traceback
+        print(f"python -m training: error: {error}", file=sys.stderr)
+        sys.exit(1)
