@@ -12,30 +12,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
-from sklearn.pipeline import Pipeline
 
 from scoring import Level, Method
 from scoring import sample as dashboard_sample
 from scoring.bundle import Bundle
 from scoring.explainers import choose_method, make_explainer
-from scoring.feature_map import FeatureMap, derive_feature_map
-from scoring.mapper import ColumnMapper
-from scoring.pipeline import accepted_inputs, model_input, split_model
+from scoring.pipeline import accepted_inputs
 from scoring.schema import Schema
 from training import report as reports
+from training.plan import Plan, as_frame, fit_rows, plan_explanation, with_transformations
 
 PLOT = "global_importance.png"
 MAX_SAMPLE_ROWS = dashboard_sample.MAX_ROWS  # the dashboard's evaluation sample, at most
-
-
-@dataclass
-class Plan:
-    """What the explainer explains: `target` on `X_fit`'s columns, folded to raw by `feature_map`."""
-
-    target: Any
-    feature_map: FeatureMap | None
-    explains: str
-    reason: str
 
 
 @dataclass
@@ -57,57 +45,6 @@ class SavedBundle:
     @property
     def report(self) -> dict[str, Any]:
         return self.bundle.report
-
-
-def plan_explanation(model: Any, raw_names: Sequence[str]) -> Plan:
-    """A Pipeline whose preprocessing maps back to raw columns is explained on its final
-    estimator over engineered columns, then folded; otherwise the whole model over raw columns."""
-    preprocessor, estimator = split_model(model)
-    if preprocessor is None:
-        return Plan(model, None, "the model over its input columns", "no preprocessing")
-    feature_map = derive_feature_map(preprocessor, raw_names)
-    if feature_map is None:
-        return Plan(
-            model,
-            None,
-            "the whole pipeline over raw columns",
-            "the preprocessing mixes columns (or uses a transformer with no known column map), so "
-            "engineered attributions cannot be folded to raw ones; only the raw level is available",
-        )
-    return Plan(
-        estimator,
-        feature_map,
-        "the final estimator over engineered columns, folded to raw columns by the feature map",
-        "every engineered column is owned by the raw column(s) it comes from",
-    )
-
-
-def as_frame(X: Any, feature_names: Sequence[str] | None, model: Any) -> pd.DataFrame:
-    """The training rows as a frame with raw column names."""
-    if isinstance(X, pd.DataFrame):
-        if feature_names is not None and [str(c) for c in X.columns] != [str(n) for n in feature_names]:
-            raise ValueError(
-                f"feature_names {list(feature_names)} differ from the frame's columns {list(X.columns)}"
-            )
-        return X.rename(columns=str)
-    X = np.asarray(X)
-    if feature_names is None:
-        fitted = getattr(model, "feature_names_in_", None)
-        feature_names = list(fitted) if fitted is not None else [f"x{j}" for j in range(X.shape[1])]
-    if len(feature_names) != X.shape[1]:
-        raise ValueError(f"{len(feature_names)} feature names for {X.shape[1]} columns")
-    frame = pd.DataFrame(X, columns=[str(n) for n in feature_names])
-    return frame.infer_objects()
-
-
-def with_transformations(model: Any, transformations: Any, raw_names: Sequence[str]) -> Any:
-    """Pipeline(preprocessor, model) from fitted transformations: a fitted transformer, or a list
-    of fitted `(columns, transformer)` tuples (the sklearn-pandas form)."""
-    if transformations is None:
-        return model
-    if isinstance(transformations, (list, tuple)):
-        transformations = ColumnMapper.from_fitted(list(transformations), raw_names)
-    return Pipeline([("preprocessor", transformations), ("model", model)])
 
 
 def build_bundle(
@@ -150,7 +87,7 @@ def build_bundle(
     timings: dict[str, float] = {}
 
     plan = plan_explanation(model, raw_names)
-    X_fit = _fit_rows(model, plan, X)
+    X_fit = fit_rows(model, plan, X)
     if plan.feature_map is not None and X_fit.shape[1] != len(plan.feature_map.engineered_names):
         # a derivation rule disagrees with what the preprocessor produces: do not trust the map
         plan = Plan(
@@ -160,7 +97,7 @@ def build_bundle(
             "the derived feature map does not "
             f"match the preprocessor's {X_fit.shape[1]} output columns; only the raw level is available",
         )
-        X_fit = _fit_rows(model, plan, X)
+        X_fit = fit_rows(model, plan, X)
     chosen = Method(choose_method(plan.target, X_fit.shape[1]) if explainer == "auto" else explainer)
     start = time.perf_counter()
     scoring_explainer = make_explainer(
@@ -231,7 +168,7 @@ def build_bundle(
         scoring_explainer,
         plan.target,
         X_fit,
-        _fit_rows(model, plan, sample),
+        fit_rows(model, plan, sample),
         served=served.select(positions),
         class_names=list(classes) or None,
         seed=seed,
@@ -295,14 +232,6 @@ def _sample_file(
     return dashboard_sample.make_sample(
         bundle, X_eval, y_eval, max_rows=n, seed=seed, explanations=explained if same_rows else None
     )
-
-
-def _fit_rows(model: Any, plan: Plan, X: pd.DataFrame) -> Any:
-    """The rows the explainer takes: engineered (dense) when folding, else the model's own input."""
-    if plan.feature_map is None:
-        return model_input(model, X)
-    Z = model[:-1].transform(model_input(model, X))
-    return np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=float)
 
 
 def _metrics(bundle: Bundle, X_eval: pd.DataFrame, y: pd.Series, classify: bool) -> dict[str, float]:
