@@ -7,6 +7,7 @@ contract `base_value + sum(attribution values) + residual == output`, with or wi
 
 from __future__ import annotations
 
+import functools
 import platform
 from collections.abc import Mapping
 from importlib import metadata
@@ -204,13 +205,15 @@ def metadata_body(model: Mapping[str, str], bundle: Bundle, settings: Settings) 
                 "python": bundle.manifest.get("python"),
                 **(bundle.manifest.get("libraries") or {}),
             },
-            "serving": {"python": platform.python_version(), **installed_versions()},
+            "serving": {"python": platform.python_version(), **dict(installed_versions())},
         },
         "limits": {"max_rows": settings.max_rows, "max_body_bytes": settings.max_body_bytes},
     }
 
 
+@functools.cache
 def installed_versions(libraries: tuple[str, ...] = SERVING_LIBRARIES) -> dict[str, str]:
+    """Versions of the serving libraries (read once: importlib.metadata scans the environment)."""
     versions = {}
     for lib in libraries:
         try:

@@ -119,3 +119,18 @@ def test_outputs_map_predictions_to_class_names() -> None:
     assert outputs.classes(np.array([1, 0, 1])) == ["yes", "no", "yes"]
     assert outputs.find("yes") == 1 and outputs.find(0) == 0 and outputs.find("0") == 0
     assert outputs.find(False) is None and outputs.find("maybe") is None
+
+
+@pytest.mark.parametrize(("field", "value"), [("size", 10**400), ("size", -(10**309)), ("count", 2**63)])
+def test_integers_too_large_for_their_column_are_named(
+    mixed: Bundle, rows: list, field: str, value: int
+) -> None:
+    bad = [rows[0], {**rows[1], field: value}]
+    with pytest.raises(ValidationError) as e:
+        parse_predict(mixed, rows=bad, max_rows=10)
+    assert (e.value.row, e.value.field) == (1, field)
+
+
+def test_large_integers_that_fit_are_taken(mixed: Bundle, rows: list) -> None:
+    checked = parse_predict(mixed, rows=[{**rows[0], "size": 10**300, "count": 2**62}], max_rows=10)
+    assert checked.frame.loc[0, "count"] == 2**62

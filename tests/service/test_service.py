@@ -151,6 +151,8 @@ BAD_ROWS = [
     ("null where the model cannot take one", lambda r: {**r, "size": None}, "size"),
     ("unseen category", lambda r: {**r, "color": "pink"}, "color"),
     ("number for a category", lambda r: {**r, "color": 3}, "color"),
+    ("integer too large for a float", lambda r: {**r, "size": 10**400}, "size"),
+    ("integer too large for an int64 column", lambda r: {**r, "count": 10**20}, "count"),
 ]
 
 
