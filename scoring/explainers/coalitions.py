@@ -22,13 +22,18 @@ def coalition_values(
     masks: np.ndarray,
     background: Background,
     *,
+    rows: np.ndarray | None = None,
     max_rows: int = MAX_ROWS_PER_CALL,
 ) -> np.ndarray:
     """v[i, c, k] = sum_b w_b f(x_i on masks[c], background_b elsewhere)[k]; shape (n, C, K).
 
-    Every (row, coalition, background) hybrid goes to the model in as few calls as `max_rows`
-    allows.
+    With `rows` (C, r) of background row indices, coalition c is evaluated on its own r rows
+    only, equally weighted (rows drawn in proportion to the weights, see `assign_background`,
+    estimate the same value without bias). Every (row, coalition, background) hybrid goes to the
+    model in as few calls as `max_rows` allows.
     """
+    if rows is not None:
+        return coalition_outputs(f, X, masks, background, rows, max_rows=max_rows).mean(axis=2)
     n, m = X.shape
     c_total = masks.shape[0]
     bg, w = background.rows, background.weights
@@ -38,12 +43,52 @@ def coalition_values(
     chunks = []
     for start in range(0, pairs, per_call):
         idx = np.arange(start, min(pairs, start + per_call))
-        rows, coals = np.divmod(idx, c_total)
-        hybrid = np.where(masks[coals][:, None, :], X[rows][:, None, :], bg[None, :, :])
+        i, coals = np.divmod(idx, c_total)
+        hybrid = np.where(masks[coals][:, None, :], X[i][:, None, :], bg[None, :, :])
         y = f(hybrid.reshape(-1, m))
         chunks.append(np.einsum("pbk,b->pk", y.reshape(len(idx), b, -1), w))
     v = np.concatenate(chunks, axis=0)
     return v.reshape(n, c_total, -1)
+
+
+def coalition_outputs(
+    f: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    masks: np.ndarray,
+    background: Background,
+    rows: np.ndarray,
+    *,
+    max_rows: int = MAX_ROWS_PER_CALL,
+) -> np.ndarray:
+    """y[i, c, j, k] = f(x_i on masks[c], background row rows[c, j] elsewhere)[k]; (n, C, r, K)."""
+    n, m = X.shape
+    c_total, r = rows.shape
+    per_coalition = background.rows[rows]  # (C, r, m)
+    pairs = n * c_total
+    per_call = max(1, max_rows // r)
+    chunks = []
+    for start in range(0, pairs, per_call):
+        idx = np.arange(start, min(pairs, start + per_call))
+        i, coals = np.divmod(idx, c_total)
+        hybrid = np.where(masks[coals][:, None, :], X[i][:, None, :], per_coalition[coals])
+        chunks.append(f(hybrid.reshape(-1, m)).reshape(len(idx), r, -1))
+    y = np.concatenate(chunks, axis=0)
+    return y.reshape(n, c_total, r, -1)
+
+
+def assign_background(masks: np.ndarray, weights: np.ndarray, r: int, *, seed: int) -> np.ndarray:
+    """(C, r) background row indices: r rows for each coalition, the same for a coalition and its
+    complement, drawn in proportion to `weights` by systematic sampling, so that every row is
+    used as often as its weight says (to within one) and the value estimate stays unbiased."""
+    rng = np.random.default_rng(seed)
+    canonical = np.where(masks[:, :1], masks, ~masks)  # a coalition and its complement agree
+    _, group = np.unique(canonical, axis=0, return_inverse=True)
+    group = np.asarray(group).ravel()
+    n_draws = (int(group.max()) + 1) * r
+    cdf = np.cumsum(weights)
+    points = (rng.random() + np.arange(n_draws)) / n_draws
+    drawn = np.minimum(np.searchsorted(cdf / cdf[-1], points, side="right"), len(weights) - 1)
+    return rng.permutation(drawn).reshape(-1, r)[group]
 
 
 def all_masks(m: int) -> np.ndarray:
@@ -182,21 +227,30 @@ def _allocate(total: int, prior: list[float], cap: list[int]) -> list[int]:
 
 
 def _sample_subsets(m: int, s: int, n: int, rng: np.random.Generator, *, middle: bool) -> list[np.ndarray]:
-    """n distinct subsets of size s (for the middle stratum, distinct up to complement)."""
+    """n distinct subsets of size s (for the middle stratum, distinct up to complement).
+
+    Drawn in blocks: each random permutation of the features is cut into m // s disjoint
+    subsets, so every feature is drawn about equally often while each subset is still uniform
+    over its size (fewer unbalanced designs: lower variance at M=30, the same at M=10).
+    """
     seen: set[bytes] = set()
     out: list[np.ndarray] = []
     tries = 0
     while len(out) < n and tries < 50 * n + 100:
-        tries += 1
-        mask = np.zeros(m, dtype=bool)
-        mask[rng.choice(m, size=s, replace=False)] = True
-        key = mask.tobytes()
-        if key in seen:
-            continue
-        seen.add(key)
-        if middle:
-            seen.add((~mask).tobytes())
-        out.append(mask)
+        perm = rng.permutation(m)
+        for start in range(0, m - s + 1, s):
+            tries += 1
+            mask = np.zeros(m, dtype=bool)
+            mask[perm[start : start + s]] = True
+            key = mask.tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            if middle:
+                seen.add((~mask).tobytes())
+            out.append(mask)
+            if len(out) == n:
+                break
     return out
 
 

@@ -1,7 +1,7 @@
 """Brute-force Shapley values, written independently of `scoring` (no coalitions.py).
 
 v(S) = sum_b w_b f(x_S, bg_b): the interventional value function over a weighted background.
-Every subset is enumerated with itertools and every hybrid row is built by a plain Python loop;
+Every subset is enumerated with itertools and its hybrid rows are built by a plain Python loop;
 the model is called once per row explained, on every hybrid, so small problems stay fast.
 """
 
@@ -25,16 +25,15 @@ def value_function(
     subsets = [frozenset(c) for size in range(m + 1) for c in combinations(range(m), size)]
     hybrid = []
     for present in subsets:
-        for bg_row in background:
-            hybrid.append([x[j] if j in present else bg_row[j] for j in range(m)])
+        block = np.array(background, dtype=float)  # every background row ...
+        for j in present:
+            block[:, j] = x[j]  # ... with the features in S taken from x
+        hybrid.append(block)
     # one model call for every hybrid row: the model is the slow part, not the loops
-    out = np.asarray(f(np.array(hybrid, dtype=float)), dtype=float).reshape(len(hybrid), -1)
+    out = np.asarray(f(np.concatenate(hybrid)), dtype=float).reshape(len(subsets) * n_bg, -1)
     values: dict[frozenset[int], np.ndarray] = {}
     for i, present in enumerate(subsets):
-        total = np.zeros(out.shape[1])
-        for b in range(n_bg):
-            total += weights[b] * out[i * n_bg + b]
-        values[present] = total
+        values[present] = weights @ out[i * n_bg : (i + 1) * n_bg]  # sum_b w_b f(x_S, bg_b)
     return values
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scoring import KernelExplainer, Method
-from scoring.explainers.coalitions import kernel_weight, make_design
+from scoring.explainers.coalitions import assign_background, coalition_values, kernel_weight, make_design
 from tests.scoring.conftest import Problem
 from tests.scoring.ground_truth import relative_error
 
@@ -112,3 +112,57 @@ def test_design_is_a_valid_stratified_sample(m: int, budget: int, sampling: str)
     for pair in np.unique(d.pair_ids[d.strata >= 0]):
         a, b = d.masks[d.pair_ids == pair]
         np.testing.assert_array_equal(a, ~b)
+
+
+# -- a sampled background: a few background rows per coalition, with a control variate ------------
+
+
+def test_sampled_background_values_are_unbiased(regression: Problem) -> None:
+    """Averaged over draws, coalition values on r rows each equal the values on the whole
+    background; the rows follow the weights; a coalition and its complement share rows."""
+    bg = KernelExplainer(n_background=8).fit(regression.model, regression.X).background_
+    masks = make_design(regression.n_features, 40, sampling="leverage", seed=0).masks
+    rows = regression.rows[:1]
+    exact = coalition_values(regression.f, rows, masks, bg)
+    draws = [assign_background(masks, bg.weights, 2, seed=s) for s in range(400)]
+    mean = np.mean([coalition_values(regression.f, rows, masks, bg, rows=d) for d in draws], axis=0)
+    spread = np.ptp(exact)
+    assert np.abs(mean - exact).max() < 0.05 * spread
+    counts = np.bincount(np.concatenate([d.ravel() for d in draws]), minlength=bg.size)
+    np.testing.assert_allclose(counts / counts.sum(), bg.weights, atol=0.01)
+    complement = {m.tobytes(): i for i, m in enumerate(masks)}
+    for c, mask in enumerate(masks):
+        if (~mask).tobytes() in complement:
+            np.testing.assert_array_equal(draws[0][c], draws[0][complement[(~mask).tobytes()]])
+
+
+def test_sampled_background_is_close_and_its_stderr_honest(problem: Problem) -> None:
+    """4 of the 8 background rows per coalition: half the evaluations, more noise (on so few
+    features there are no more coalitions to spend them on), and an error estimate that says so."""
+    rows = problem.X[:12]
+    ratios, errors = [], []
+    for seed in range(3):
+        explainer = _kernel(problem, budget=200, rows_per_coalition=4, seed=seed)
+        assert explainer.evaluations_per_row_ == len(explainer.design_.masks) * 4
+        truth, _ = problem.truth(explainer.background_, rows)
+        e = explainer.explain(rows)
+        e.check_additivity(atol=1e-6)
+        assert e.error is not None
+        actual = np.linalg.norm(e.values - truth, axis=1)
+        ratios.append(actual / e.error)
+        errors.append(relative_error(e.values, truth))
+    assert float(np.median(np.concatenate(errors))) < 0.25
+    median = float(np.median(np.concatenate(ratios)))
+    assert 0.3 <= median <= 3.0, f"actual/stated error ratio {median:.2f}"
+
+
+def test_sampled_background_is_exact_when_every_coalition_is_enumerated(multiclass: Problem) -> None:
+    explainer = _kernel(multiclass, budget=2**multiclass.n_features, rows_per_coalition=2)
+    assert explainer.rows_ is None  # nothing sampled: every coalition sees the whole background
+    truth, _ = multiclass.truth(explainer.background_)
+    np.testing.assert_allclose(explainer.explain(multiclass.rows).values, truth, rtol=0, atol=1e-9)
+
+
+def test_rows_per_coalition_must_be_positive(multiclass: Problem) -> None:
+    with pytest.raises(ValueError, match="rows_per_coalition"):
+        _kernel(multiclass, rows_per_coalition=0)

@@ -39,13 +39,18 @@ def explainers(multiclass: Problem) -> dict[str, ScoringExplainer]:
     return {
         "exact": ExactExplainer(n_background=5).fit(multiclass.model, X),
         "kernel": KernelExplainer(n_background=5, budget=60, n_bootstrap=5).fit(multiclass.model, X),
+        "kernel-sampled-background": KernelExplainer(
+            n_background=5, budget=60, rows_per_coalition=2, n_bootstrap=5
+        ).fit(multiclass.model, X),
         "linear": LinearExplainer().fit(linear, X),
         "tree": TreeExplainer().fit(forest, X),
         "tree-probability": TreeExplainer(output="probability", n_background=5).fit(boosted, X),
     }
 
 
-KINDS = st.sampled_from(["exact", "kernel", "linear", "tree", "tree-probability"])
+KINDS = st.sampled_from(
+    ["exact", "kernel", "kernel-sampled-background", "linear", "tree", "tree-probability"]
+)
 ROWS = arrays(np.float64, st.tuples(st.integers(1, 6), st.just(M)), elements=st.floats(-5, 5, width=32))
 
 
@@ -110,15 +115,28 @@ def test_save_load_round_trip(explainers: dict[str, ScoringExplainer], kind: str
     sampling=st.sampled_from(["leverage", "kernel"]),
     seed=st.integers(0, 2**16),
     n_bootstrap=st.integers(0, 6),
+    rows_per_coalition=st.sampled_from([None, 1, 2, 3, 4]),
     rows=ROWS,
 )
 def test_any_kernel_configuration_is_additive_and_round_trips(
-    multiclass: Problem, budget: int, sampling: str, seed: int, n_bootstrap: int, rows: np.ndarray
+    multiclass: Problem,
+    budget: int,
+    sampling: str,
+    seed: int,
+    n_bootstrap: int,
+    rows_per_coalition: int | None,
+    rows: np.ndarray,
 ) -> None:
     explainer = KernelExplainer(
-        n_background=4, budget=budget, sampling=sampling, n_bootstrap=n_bootstrap, seed=seed
+        n_background=4,
+        budget=budget,
+        sampling=sampling,
+        n_bootstrap=n_bootstrap,
+        rows_per_coalition=rows_per_coalition,
+        seed=seed,
     ).fit(multiclass.model, multiclass.X)
     assert len(explainer.design_.masks) <= budget
+    assert explainer.evaluations_per_row_ <= budget * min(4, rows_per_coalition or 4)
     e = explainer.explain(rows)
     e.check_additivity(atol=1e-6)
     with tempfile.TemporaryDirectory() as tmp:

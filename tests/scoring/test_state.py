@@ -42,6 +42,11 @@ def _fitted(kind: str, multiclass: Problem) -> tuple[ScoringExplainer, Any, np.n
     if kind == "kernel":
         explainer = KernelExplainer(n_background=6, budget=40, n_bootstrap=5, seed=7)
         return explainer.fit(multiclass.model, multiclass.X), *_pair(multiclass)
+    if kind == "kernel-sampled-background":
+        explainer = KernelExplainer(n_background=6, budget=40, rows_per_coalition=2, n_bootstrap=5, seed=7)
+        explainer.fit(multiclass.model, multiclass.X)
+        assert explainer.rows_ is not None
+        return explainer, *_pair(multiclass)
     if kind == "linear":
         model, X = _logistic()
         return LinearExplainer().fit(model, X), model, X
@@ -54,7 +59,7 @@ def _pair(problem: Problem) -> tuple[Any, np.ndarray]:
     return problem.model, problem.X
 
 
-KINDS = ["exact", "kernel", "linear", "tree-margin", "tree-probability"]
+KINDS = ["exact", "kernel", "kernel-sampled-background", "linear", "tree-margin", "tree-probability"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
