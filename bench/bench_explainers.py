@@ -225,9 +225,13 @@ def _targets(
         )
     for budget, c in kernel.equal.items():
         lev, ker = c["ours (leverage)"][1], c["ours (kernel)"][1]
+        verdict = (
+            "about equal (within 5%)"
+            if abs(lev - ker) <= 0.05 * min(lev, ker)
+            else ("leverage is better" if lev < ker else "kernel is better")
+        )
         lines.append(
-            f"- sampling at budget {budget}: 'leverage' error {lev:.3f}, 'kernel' {ker:.3f}: "
-            f"{'leverage' if lev <= ker else 'kernel'} is better"
+            f"- sampling at budget {budget}: 'leverage' error {lev:.3f}, 'kernel' {ker:.3f}: {verdict}"
         )
     worst_outside = max(r.outside_model for _, r, _, _ in kernel.sweep)
     lines.append(

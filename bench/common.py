@@ -78,19 +78,6 @@ def median_error(values: np.ndarray, reference: np.ndarray) -> float:
     return float(np.median(relative_errors(values, reference)))
 
 
-def best_seconds(fn: Callable[[], object], *, number: int, repeat: int = 5) -> float:
-    """Seconds per call of `fn`: the best of `repeat` loops of `number` calls (the least disturbed
-    by other work on the machine)."""
-    fn()  # warm caches and lazy imports
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
-    return float(best)
-
-
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]

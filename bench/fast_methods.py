@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 from functools import partial
@@ -24,10 +25,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from bench.common import TimedModel, best_seconds, measure, median_error, progress
+from bench.common import TimedModel, measure, median_error, progress
 from scoring import ExactExplainer, KernelExplainer, LinearExplainer, TreeExplainer
 
 SINGLE_ROWS = 50  # single-row latency: the mean over this many different rows
+ROUNDS = 7
 
 
 @dataclass
@@ -79,16 +81,30 @@ def _positive(explainer: KernelExplainer, rows: np.ndarray) -> np.ndarray:
     return explainer.explain(rows).values[:, :, 1]
 
 
-def _timings(name: str, fn: Any, X_test: np.ndarray, error: float | None = None) -> Timing:
+def _timings(candidates: dict[str, Any], X_test: np.ndarray, error: float | None = None) -> list[Timing]:
+    """Seconds per row of each candidate, single rows and the whole test set as one batch.
+
+    Candidates are timed in interleaved rounds and each keeps its best round, so that other work
+    on the machine, which comes and goes, weighs on all of them alike. `error` goes to the first.
+    """
     singles = [X_test[i : i + 1] for i in range(SINGLE_ROWS)]
-
-    def each() -> None:
-        for x in singles:
-            fn(x)
-
-    single = best_seconds(each, number=1, repeat=5) / SINGLE_ROWS
-    batch = best_seconds(lambda: fn(X_test), number=3, repeat=5) / len(X_test)
-    return Timing(name, single, batch, error)
+    best = {name: [np.inf, np.inf] for name in candidates}
+    for fn in candidates.values():
+        fn(X_test[:1])  # warm caches and lazy imports
+    for _ in range(ROUNDS):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            for x in singles:
+                fn(x)
+            middle = time.perf_counter()
+            fn(X_test)
+            end = time.perf_counter()
+            best[name][0] = min(best[name][0], (middle - start) / len(singles))
+            best[name][1] = min(best[name][1], (end - middle) / len(X_test))
+    return [
+        Timing(name, single, batch, error if i == 0 else None)
+        for i, (name, (single, batch)) in enumerate(best.items())
+    ]
 
 
 def tree() -> dict[str, list[Timing]]:
@@ -108,18 +124,18 @@ def tree() -> dict[str, list[Timing]]:
         ref_values = np.asarray(reference.shap_values(X_test))
         ref_values = ref_values[..., 1] if ref_values.ndim == 3 else ref_values
         error = float(np.abs(ours.explain(X_test).values[:, :, 1] - ref_values).max())
-        timings = [
-            _timings("ours: TreeExplainer.explain", ours.explain, X_test, error),
-            _timings("shap.TreeExplainer.shap_values", reference.shap_values, X_test),
-        ]
+        candidates: dict[str, Any] = {
+            "ours: TreeExplainer.explain": ours.explain,
+            "shap.TreeExplainer.shap_values": reference.shap_values,
+        }
         if isinstance(model, lightgbm.LGBMClassifier):
-            contrib = partial(model.predict, pred_contrib=True)
+            candidates["LightGBM predict(pred_contrib=True)"] = partial(model.predict, pred_contrib=True)
             margin = partial(model.predict, raw_score=True)
-            timings.append(_timings("LightGBM predict(pred_contrib=True)", contrib, X_test))
         else:
             margin = model.decision_function
         # TreeExplainer.explain calls the model once more for the explained output (its margin)
-        timings.append(_timings("the model's margin alone (our second call)", margin, X_test))
+        candidates["the model's margin alone (our second call)"] = margin
+        timings = _timings(candidates, X_test, error)
         out[label] = timings
     return out
 
@@ -134,8 +150,9 @@ def linear() -> list[Timing]:
     # every training row as background (shap's default masker keeps 100), so the means agree
     reference = shap.LinearExplainer(model, shap.maskers.Independent(X_train, max_samples=len(X_train)))
     error = float(np.abs(ours.explain(X_test).values[:, :, 1] - reference.shap_values(X_test)).max())
-    return [
-        _timings("ours: LinearExplainer.explain", ours.explain, X_test, error),
-        _timings("model.predict_proba", model.predict_proba, X_test),
-        _timings("shap.LinearExplainer.shap_values", reference.shap_values, X_test),
-    ]
+    candidates = {
+        "ours: LinearExplainer.explain": ours.explain,
+        "model.predict_proba": model.predict_proba,
+        "shap.LinearExplainer.shap_values": reference.shap_values,
+    }
+    return _timings(candidates, X_test, error)
