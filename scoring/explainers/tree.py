@@ -46,6 +46,11 @@ def _margin_space(model: Any) -> Space:
     return Space.LOG_ODDS
 
 
+# rows checked at fit, and the tolerance (XGBoost computes in float32)
+ACCURACY_CHECK_ROWS = 50
+ACCURACY_TOLERANCE = 1e-4
+
+
 class TreeExplainer(ScoringExplainer):
     """Exact TreeSHAP for the tree model.
 
@@ -82,6 +87,25 @@ class TreeExplainer(ScoringExplainer):
         # expected value it reports after explaining one
         self.shap_.shap_values(self.output_.columns.to_model(X[:1]), check_additivity=False)
         self.expected_value_ = self._expected_value()
+        self._check_local_accuracy(np.asarray(X[:ACCURACY_CHECK_ROWS], dtype=float))
+
+    def _check_local_accuracy(self, X: np.ndarray) -> None:
+        """Path-dependent TreeSHAP adds up to the trees' output exactly; check that once here
+        against the model's own output, so `explain` need not call the model a second time."""
+        self.fit_residual_ = 0.0
+        if self._interventional:
+            return
+        data = self.output_.columns.to_model(X)
+        values = self._values(data)
+        outputs = self._outputs(data, X.shape[0], values.shape[2])
+        residual = outputs - self.expected_value_[None, :] - values.sum(axis=1)
+        self.fit_residual_ = float(np.max(np.abs(residual)))
+        scale = max(1.0, float(np.max(np.abs(outputs))))
+        if self.fit_residual_ > ACCURACY_TOLERANCE * scale:
+            raise UnsupportedModelError(
+                f"TreeSHAP values of this {type(self.output_.model).__name__} miss its output by "
+                f"{self.fit_residual_:.3g}; explain it with 'kernel' instead"
+            )
 
     @property
     def _interventional(self) -> bool:
@@ -127,13 +151,17 @@ class TreeExplainer(ScoringExplainer):
     def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
         X = np.asarray(X, dtype=float)
         data = self.output_.columns.to_model(X)
+        values = self._values(data)
+        if self._interventional:
+            return values, self._outputs(data, X.shape[0], values.shape[2]), None
+        # local accuracy of path-dependent TreeSHAP, checked against the model at fit
+        return values, self.expected_value_[None, :] + values.sum(axis=1), None
+
+    def _values(self, data: Any) -> np.ndarray:
         raw = np.asarray(self.shap_.shap_values(data, check_additivity=False), dtype=float)
         if raw.ndim == 2:
             raw = raw[:, :, None]
-        k = len(self.output_.output_names)
-        values = self._as_k(raw, k)
-        outputs = self._outputs(data, X.shape[0], k)
-        return values, outputs, None
+        return self._as_k(raw, len(self.output_.output_names))
 
     def _outputs(self, data: Any, n: int, k: int) -> np.ndarray:
         """The model's own output in the explained space."""
