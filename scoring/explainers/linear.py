@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import is_classifier
+from sklearn.linear_model import SGDRegressor
 from sklearn.linear_model._base import LinearClassifierMixin, LinearModel
 
 from scoring.errors import UnsupportedModelError
@@ -14,7 +15,8 @@ from scoring.explanation import Method, Space
 
 
 def is_linear(model: Any) -> bool:
-    return isinstance(model, (LinearClassifierMixin, LinearModel)) and hasattr(model, "coef_")
+    # SGDRegressor is linear but not a LinearModel; GLMs (Poisson, Gamma) have a link and are not
+    return isinstance(model, (LinearClassifierMixin, LinearModel, SGDRegressor)) and hasattr(model, "coef_")
 
 
 class LinearExplainer(ScoringExplainer):

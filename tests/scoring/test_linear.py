@@ -98,3 +98,19 @@ def test_non_linear_model_is_refused() -> None:
     forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
     with pytest.raises(UnsupportedModelError, match="RandomForestClassifier"):
         LinearExplainer().fit(forest, X)
+
+
+def test_sgd_regressor_is_linear_and_exact() -> None:
+    from sklearn.linear_model import PoissonRegressor, SGDRegressor
+
+    from scoring.explainers import choose_method
+    from scoring.explanation import Method
+
+    X, y = make_regression(200, 4, random_state=0)
+    model = SGDRegressor(random_state=0).fit(X, y)
+    assert choose_method(model, 4) is Method.LINEAR
+    explanation = LinearExplainer().fit(model, X).explain(X[:5])
+    np.testing.assert_allclose(explanation.outputs[:, 0], model.predict(X[:5]), atol=1e-8)
+    # a GLM has a link function: not linear in its output
+    glm = PoissonRegressor().fit(X, np.abs(y))
+    assert choose_method(glm, 4) is not Method.LINEAR
