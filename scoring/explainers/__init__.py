@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.base import ScoringExplainer
 from scoring.explainers.exact import ExactExplainer
 from scoring.explainers.kernel import KernelExplainer
@@ -19,6 +20,7 @@ EXPLAINERS: dict[Method, type[ScoringExplainer]] = {
     Method.TREE: TreeExplainer,
     Method.EXACT: ExactExplainer,
     Method.KERNEL: KernelExplainer,
+    Method.AMORTIZED: AmortizedExplainer,
 }
 
 # above this many features full enumeration stops being cheap
@@ -70,6 +72,7 @@ def load_explainer(path: str | Path, model: Any) -> ScoringExplainer:
 
 __all__ = [
     "EXPLAINERS",
+    "AmortizedExplainer",
     "ExactExplainer",
     "KernelExplainer",
     "LinearExplainer",

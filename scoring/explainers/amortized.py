@@ -1,0 +1,324 @@
+"""An explainer trained once to output Shapley values in one pass (FastSHAP's idea, linear form).
+
+phi(x) = g(x) then corrected so that base + sum(phi) == f(x) exactly, with g linear in a fixed
+basis of x: standardized x and random Fourier features of x, each also multiplied by the
+explained output f(x) - base (f(x) is computed anyway for the exact correction, and the values
+must add up to it). g is fitted by ridge regression on unbiased Shapley labels: antithetic
+permutation samples over the training rows as background, at a few permutations per row, for the
+training rows and for synthetic rows interpolated between neighbours. For a fixed basis this is the
+FastSHAP least-squares objective; label noise averages out over rows. The ridge penalty and the
+feature length-scale are chosen by exact leave-one-out error on the labels.
+
+Fidelity is measured at fit time on rows held out of g's training, against exact values or a
+permutation reference averaged over two seeds, and so is the `kernel` method at its default cost
+on the same rows; both go into `fidelity_`, saved with the state.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+from scoring.errors import UnsupportedModelError, ValidationError
+from scoring.explainers.base import ScoringExplainer
+from scoring.explainers.kernel import KernelExplainer
+from scoring.explainers.permutation import permutation_shapley
+from scoring.explanation import Method
+from scoring.fidelity import fidelity_figures, noise_floor, reference_values
+
+# candidate ridge penalties and length-scales (multiples of the median distance between rows)
+ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+LENGTHSCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+# synthetic rows are interpolated between a row and one of this many nearest neighbours
+NEIGHBOURS = 10
+
+
+class AmortizedExplainer(ScoringExplainer):
+    """Shapley values from one forward pass of a fitted linear model plus one call of the model.
+
+    The training rows (at most `max_rows` of them) and `n_synthetic` extra rows are labelled by
+    as many permutation samples each as `label_evaluations` model evaluations allow (8 to 1024);
+    `n_components` random Fourier features make the basis. `holdout` of the rows (at most
+    `max_holdout`) are kept out of the fit to measure fidelity against a reference costing at most
+    `reference_evaluations` model evaluations; `holdout=0` skips the measurement.
+    The per-row error estimate (`stderr`) is the held-out RMSE of each feature's value.
+    """
+
+    method = Method.AMORTIZED
+
+    def __init__(
+        self,
+        *,
+        label_evaluations: int = 2_000_000,
+        max_rows: int = 1000,
+        n_synthetic: int = 1000,
+        n_components: int = 300,
+        holdout: float = 0.2,
+        max_holdout: int = 40,
+        reference_evaluations: int = 1_000_000,
+        seed: int = 0,
+    ):
+        self.label_evaluations = label_evaluations
+        self.max_rows = max_rows
+        self.n_synthetic = n_synthetic
+        self.n_components = n_components
+        self.holdout = holdout
+        self.max_holdout = max_holdout
+        self.reference_evaluations = reference_evaluations
+        self.seed = seed
+
+    # -- fitting -------------------------------------------------------------------------------
+    def _fit(self, X: np.ndarray) -> None:
+        if X.dtype.kind not in "biuf":
+            raise UnsupportedModelError(
+                "the amortized method needs numeric columns; explain the engineered features or use 'kernel'"
+            )
+        if not 0.0 <= self.holdout < 1.0:
+            raise ValidationError(f"holdout must be in [0, 1), got {self.holdout}")
+        started = time.perf_counter()
+        rng = np.random.default_rng(self.seed)
+        f = self.output_
+        n = len(X)
+        n_hold = min(self.max_holdout, round(self.holdout * n))
+        order = rng.permutation(n)
+        held, train = X[order[:n_hold]], X[order[n_hold : n_hold + self.max_rows]]
+        if len(train) < 2:
+            raise ValidationError(f"the amortized method needs at least 2 training rows, got {len(train)}")
+
+        f_background = f(X)
+        self.expected_value_ = f_background.mean(axis=0)
+        inputs = np.vstack([train, _interpolate(train, self.n_synthetic, rng)])
+        f_inputs = f(inputs)
+        per_row = self.label_evaluations // (len(inputs) * max(1, X.shape[1] - 1))
+        n_permutations = int(np.clip(per_row - per_row % 2, 8, 1024))
+        labels = permutation_shapley(
+            f,
+            inputs,
+            X,
+            n_permutations=n_permutations,
+            rng=rng,
+            outputs=f_inputs,
+            background_outputs=f_background,
+        )
+        self.mean_ = X.mean(axis=0)
+        scale = X.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        # features that move the values more get shorter length-scales (automatic relevance)
+        relevance = np.sqrt((labels**2).mean(axis=(0, 2)))
+        self.relevance_ = relevance / relevance.max() if relevance.max() > 0 else np.ones_like(relevance)
+        projection = rng.standard_normal((X.shape[1], self.n_components))
+        self.phase_ = rng.uniform(0.0, 2 * np.pi, self.n_components)
+        spread = _median_distance(self._standardize(train) * self.relevance_, rng)
+        self._select(inputs, f_inputs, labels, projection, spread)
+        self.fit_info_ = {
+            "training_rows": len(train),
+            "synthetic_rows": int(self.n_synthetic),
+            "permutations_per_row": n_permutations,
+            "label_evaluations": int(len(inputs) * n_permutations * max(1, X.shape[1] - 1)),
+            "lengthscale": self.lengthscale_,
+            "alpha": self.alpha_,
+        }
+        self.fidelity_: dict[str, Any] = {}
+        if n_hold:
+            self.fidelity_ = self._measure(X, held)
+        self.fit_info_["fit_seconds"] = round(time.perf_counter() - started, 2)
+
+    def _select(
+        self,
+        inputs: np.ndarray,
+        f_inputs: np.ndarray,
+        labels: np.ndarray,
+        projection: np.ndarray,
+        spread: float,
+    ) -> None:
+        """Fit g for each candidate length-scale and penalty; keep the lowest leave-one-out error."""
+        delta = f_inputs - self.expected_value_
+        best: tuple[float, float, float, np.ndarray, np.ndarray] | None = None
+        for lengthscale in LENGTHSCALES:
+            self.projection_ = projection / (lengthscale * spread)
+            basis = self._basis(inputs)
+            for alpha, coef, loo in _ridge_loo(basis, delta, labels, ALPHAS):
+                score = float((loo**2).mean())
+                if best is None or score < best[0]:
+                    best = (score, lengthscale, alpha, coef, loo)
+        assert best is not None
+        _, self.lengthscale_, self.alpha_, self.coef_, loo = best
+        self.projection_ = projection / (self.lengthscale_ * spread)
+        # the efficiency residual goes to each feature in proportion to its error variance
+        variance = (loo**2).mean(axis=0)  # (M, K)
+        total = variance.sum(axis=0, keepdims=True)
+        uniform = np.full_like(variance, 1.0 / variance.shape[0])
+        self.share_ = np.where(total > 0, variance / np.where(total > 0, total, 1.0), uniform)
+        self.stderr_ = np.sqrt(variance)
+        self._fold()
+
+    def _measure(self, X: np.ndarray, held: np.ndarray) -> dict[str, Any]:
+        """Fidelity on the held-out rows, of this explainer and of `kernel` at its default cost."""
+        f = self.output_
+        reference = reference_values(f, held, X, max_evaluations=self.reference_evaluations)
+        started = time.perf_counter()
+        values, _, _ = self._explain(held)
+        ours_seconds = (time.perf_counter() - started) / len(held)
+        ours = fidelity_figures(values, reference)
+        # the per-row error estimate: held-out RMSE per feature, less the reference's own noise
+        mse = ((values - reference.values) ** 2).mean(axis=0) - (reference.noise**2).mean(axis=0)
+        self.stderr_ = np.sqrt(np.maximum(mse, 0.0))
+        kernel = KernelExplainer(n_bootstrap=0, seed=self.seed).fit(
+            f.model,
+            f.columns.to_model(X),
+            feature_names=f.columns.names,
+            class_names=f.output_names,
+        )
+        started = time.perf_counter()
+        kernel_values = kernel.explain(f.columns.to_model(held)).values
+        kernel_seconds = (time.perf_counter() - started) / len(held)
+        return {
+            "reference": {**reference.describe(), "noise_floor": noise_floor(reference)},
+            "amortized": {**ours, "evaluations_per_row": 1, "seconds_per_row": ours_seconds},
+            "kernel": {
+                **fidelity_figures(kernel_values, reference),
+                "params": kernel.get_params(),
+                "evaluations_per_row": kernel.evaluations_per_row_,
+                "seconds_per_row": kernel_seconds,
+            },
+        }
+
+    # -- the map x -> g(x) ---------------------------------------------------------------------
+    def _standardize(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=float) - self.mean_) / self.scale_
+
+    def _basis(self, X: np.ndarray) -> np.ndarray:
+        """(n, L): 1, standardized x, and random Fourier features of relevance-weighted x."""
+        z = self._standardize(X)
+        waves = np.cos((z * self.relevance_) @ self.projection_ + self.phase_)
+        return np.hstack([np.ones((len(z), 1)), z, np.sqrt(2.0 / self.n_components) * waves])
+
+    def _fold(self) -> None:
+        """Fold standardization, relevance and both halves of `coef_` into the matrices g uses:
+        g(x) = x A + a + cos(x P + p) C, read as (plain, scaled) x M x K, scaled times f(x) - base."""
+        k, two_l, m = self.coef_.shape
+        n_basis = two_l // 2
+        w = self.coef_.reshape(k, 2, n_basis, m).transpose(2, 1, 3, 0).reshape(n_basis, 2 * m * k)
+        linear = w[1 : 1 + m] / self.scale_[:, None]
+        intercept = w[0] - self.mean_ @ linear
+        wave_in = (self.relevance_ / self.scale_)[:, None] * self.projection_
+        wave_offset = self.phase_ - self.mean_ @ wave_in
+        wave_out = np.sqrt(2.0 / self.n_components) * w[1 + m :]
+        self.folded_ = (linear, intercept, wave_in, wave_offset, wave_out)
+
+    def _g(self, X: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """(n, M, K) uncorrected values: one small matrix product per term."""
+        linear, intercept, wave_in, wave_offset, wave_out = self.folded_
+        X = np.asarray(X, dtype=float)
+        out = X @ linear + intercept + np.cos(X @ wave_in + wave_offset) @ wave_out
+        out = out.reshape(len(X), 2, *self.share_.shape)
+        return out[:, 0] + out[:, 1] * delta[:, None, :]
+
+    def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        outputs = self.output_(X)
+        delta = outputs - self.expected_value_
+        values = self._g(X, delta)
+        residual = delta - values.sum(axis=1)  # (n, K)
+        values += residual[:, None, :] * self.share_[None, :, :]
+        stderr = np.broadcast_to(self.stderr_, values.shape).copy()
+        return values, outputs, stderr
+
+    # -- state ---------------------------------------------------------------------------------
+    def _extra_config(self) -> dict[str, Any]:
+        return {"fidelity": self.fidelity_, "fit_info": self.fit_info_}
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "mean": self.mean_,
+            "scale": self.scale_,
+            "relevance": self.relevance_,
+            "projection": self.projection_,
+            "phase": self.phase_,
+            "coef": self.coef_,
+            "share": self.share_,
+            "stderr": self.stderr_,
+        }
+
+    def _restore(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
+        self.mean_ = arrays["mean"]
+        self.scale_ = arrays["scale"]
+        self.relevance_ = arrays["relevance"]
+        self.projection_ = arrays["projection"]
+        self.phase_ = arrays["phase"]
+        self.coef_ = arrays["coef"]
+        self.share_ = arrays["share"]
+        self.stderr_ = arrays["stderr"]
+        self._fold()
+        self.fidelity_ = extra.get("fidelity", {})
+        self.fit_info_ = extra.get("fit_info", {})
+        self.lengthscale_ = float(self.fit_info_.get("lengthscale", np.nan))
+        self.alpha_ = float(self.fit_info_.get("alpha", np.nan))
+
+
+def _design(basis: np.ndarray, delta_k: np.ndarray) -> np.ndarray:
+    """Output k's regressors: the basis, and the basis times f_k(x) - base_k."""
+    return np.hstack([basis, basis * delta_k[:, None]])
+
+
+def _ridge_loo(
+    basis: np.ndarray, delta: np.ndarray, labels: np.ndarray, alphas: tuple[float, ...]
+) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """For each penalty: coefficients (K, 2L, M) and leave-one-out residuals (n, M, K), one ridge
+    per output, from the eigendecomposition of its Gram matrix (exact LOO: residual over
+    1 - leverage)."""
+    n, m, k = labels.shape
+    per_alpha: list[tuple[np.ndarray, np.ndarray]] = [
+        (np.empty((k, 2 * basis.shape[1], m)), np.empty((n, m, k))) for _ in alphas
+    ]
+    # two outputs that are each other's negative (a binary model's classes): fit one, mirror it
+    mirrored = (
+        k == 2 and np.allclose(delta[:, 0], -delta[:, 1]) and np.allclose(labels[..., 0], -labels[..., 1])
+    )
+    for out in range(k):
+        if mirrored and out == 0:
+            continue
+        design = _design(basis, delta[:, out])
+        eigval, eigvec = np.linalg.eigh(design.T @ design)
+        eigval = np.maximum(eigval, 0.0)
+        rotated = design @ eigvec  # (n, 2L): the design in the eigenbasis
+        y = labels[:, :, out]
+        qty = rotated.T @ y
+        rotated_sq = rotated**2
+        for (coef, loo), alpha in zip(per_alpha, alphas, strict=True):
+            inverse = 1.0 / (eigval + alpha)
+            coef[out] = eigvec @ (inverse[:, None] * qty)
+            fitted = rotated @ (inverse[:, None] * qty)
+            leverage = rotated_sq @ inverse
+            loo[:, :, out] = (y - fitted) / np.maximum(1.0 - leverage, 1e-9)[:, None]
+    if mirrored:
+        n_basis = basis.shape[1]
+        for coef, loo in per_alpha:
+            # output 0's design is [B, -B delta_1] and its labels are negated
+            coef[0, :n_basis], coef[0, n_basis:] = -coef[1, :n_basis], coef[1, n_basis:]
+            loo[:, :, 0] = -loo[:, :, 1]
+    return [(alpha, coef, loo) for alpha, (coef, loo) in zip(alphas, per_alpha, strict=True)]
+
+
+def _interpolate(X: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` rows on segments between a row and one of its nearest neighbours (standardized)."""
+    if count == 0:
+        return np.empty((0, X.shape[1]))
+    scale = X.std(axis=0)
+    z = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    k = min(NEIGHBOURS + 1, len(X))
+    _, neighbours = NearestNeighbors(n_neighbors=k).fit(z).kneighbors(z)
+    start = rng.integers(len(X), size=count)
+    end = neighbours[start, rng.integers(1, k, size=count)] if k > 1 else start
+    t = rng.random((count, 1))
+    return X[start] + t * (X[end] - X[start])
+
+
+def _median_distance(z: np.ndarray, rng: np.random.Generator, pairs: int = 2000) -> float:
+    i = rng.integers(len(z), size=pairs)
+    j = rng.integers(len(z), size=pairs)
+    d = np.sqrt(((z[i] - z[j]) ** 2).sum(axis=1))
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else 1.0

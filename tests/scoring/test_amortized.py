@@ -1,0 +1,201 @@
+"""AmortizedExplainer: exact additivity, error against brute-force ground truth, fidelity measured
+at fit time, state round trip, determinism; and the estimators and figures it is built on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoring import Method, Space, UnsupportedModelError
+from scoring.background import Background
+from scoring.explainers import EXPLAINERS, load_explainer
+from scoring.explainers.amortized import AmortizedExplainer
+from scoring.explainers.permutation import permutation_shapley
+from scoring.fidelity import Reference, choose_black_box, fidelity_figures, reference_values
+from tests.scoring.conftest import Problem
+
+# small enough for a test: ~60k label evaluations, an exact held-out reference
+SMALL = {
+    "label_evaluations": 60_000,
+    "n_synthetic": 300,
+    "n_components": 100,
+    "max_holdout": 20,
+    "reference_evaluations": 1_500_000,
+}
+# rows 0..39 are never seen by the explainer: fresh rows for the ground-truth check
+FRESH = 40
+# stated bound: median relative L2 error against exact values on fresh rows, at the SMALL
+# settings (measured 0.18-0.20 over 40 fresh rows and seeds 0-4; the defaults do better)
+MEDIAN_BOUND = 0.3
+
+
+@pytest.fixture(scope="module")
+def amortized(multiclass: Problem) -> AmortizedExplainer:
+    return AmortizedExplainer(**SMALL).fit(multiclass.model, multiclass.X[FRESH:])
+
+
+@pytest.fixture(scope="module")
+def regression_amortized(regression: Problem) -> AmortizedExplainer:
+    return AmortizedExplainer(**{**SMALL, "holdout": 0.0}).fit(regression.model, regression.X)
+
+
+def test_registered() -> None:
+    assert EXPLAINERS[Method.AMORTIZED] is AmortizedExplainer
+
+
+def test_additivity_is_exact(
+    multiclass: Problem,
+    amortized: AmortizedExplainer,
+    regression: Problem,
+    regression_amortized: AmortizedExplainer,
+) -> None:
+    for explainer, X in ((amortized, multiclass.X), (regression_amortized, regression.X)):
+        e = explainer.explain(X[:50])
+        e.check_additivity(atol=1e-12)
+        assert e.method is Method.AMORTIZED
+
+
+def test_outputs_are_the_model(multiclass: Problem, amortized: AmortizedExplainer) -> None:
+    e = amortized.explain(multiclass.X[:5])
+    np.testing.assert_array_equal(e.outputs, multiclass.f(multiclass.X[:5]))
+    assert e.space is Space.PROBABILITY
+    assert e.base_values == pytest.approx(multiclass.f(multiclass.X[FRESH:]).mean(axis=0))
+
+
+def test_error_against_exact_values_within_bound(multiclass: Problem, amortized: AmortizedExplainer) -> None:
+    """Brute force (tests/scoring/ground_truth.py) over the rows the explainer was fitted on."""
+    background = multiclass.X[FRESH:]
+    bg = Background(background, np.full(len(background), 1.0 / len(background)))
+    rows = multiclass.X[:12]
+    truth, base = multiclass.truth(bg, rows)
+    np.testing.assert_allclose(amortized.expected_value_, base, atol=1e-12)
+    values = amortized.explain(rows).values
+    figures = fidelity_figures(values, Reference(truth, np.zeros_like(truth), "exact", 0))
+    assert figures["median_rel_l2"] < MEDIAN_BOUND
+    assert figures["sign_agreement"] > 0.9
+
+
+def test_fidelity_measured_at_fit_time(amortized: AmortizedExplainer) -> None:
+    fidelity = amortized.fidelity_
+    assert fidelity["reference"]["kind"] == "exact"
+    assert fidelity["reference"]["noise_floor"]["median_rel_l2"] == 0.0
+    for method in ("amortized", "kernel"):
+        figures = fidelity[method]
+        assert figures["rows"] == 20
+        assert 0.0 <= figures["top1_agreement"] <= 1.0
+        assert 0.0 <= figures["sign_agreement"] <= 1.0
+        assert figures["median_rel_l2"] <= figures["p90_rel_l2"]
+    assert fidelity["amortized"]["median_rel_l2"] < MEDIAN_BOUND
+    assert fidelity["kernel"]["evaluations_per_row"] > fidelity["amortized"]["evaluations_per_row"]
+    json.dumps(fidelity)  # plain JSON, as it is saved
+
+
+def test_error_estimate_is_the_held_out_rmse(multiclass: Problem, amortized: AmortizedExplainer) -> None:
+    e = amortized.explain(multiclass.X[:3])
+    assert e.stderr is not None and e.error is not None
+    np.testing.assert_array_equal(e.stderr[0], amortized.stderr_)
+    np.testing.assert_array_equal(e.stderr[0], e.stderr[2])
+    assert (e.error > 0).all()
+
+
+def test_save_load_round_trip_is_identical(
+    multiclass: Problem, amortized: AmortizedExplainer, tmp_path: Path
+) -> None:
+    amortized.save(tmp_path / "amortized")
+    loaded = load_explainer(tmp_path / "amortized", multiclass.model)
+    assert isinstance(loaded, AmortizedExplainer)
+    before, after = amortized.explain(multiclass.X[:20]), loaded.explain(multiclass.X[:20])
+    np.testing.assert_array_equal(after.values, before.values)
+    np.testing.assert_array_equal(after.base_values, before.base_values)
+    assert after.stderr is not None and before.stderr is not None
+    np.testing.assert_array_equal(after.stderr, before.stderr)
+    assert loaded.fidelity_ == json.loads(json.dumps(amortized.fidelity_))
+    assert loaded.get_params() == amortized.get_params()
+    assert not list((tmp_path / "amortized").glob("*.pkl"))
+
+
+def test_fit_is_deterministic_for_a_seed(
+    regression: Problem, regression_amortized: AmortizedExplainer
+) -> None:
+    again = AmortizedExplainer(**{**SMALL, "holdout": 0.0}).fit(regression.model, regression.X)
+    np.testing.assert_array_equal(again.coef_, regression_amortized.coef_)
+    np.testing.assert_array_equal(
+        again.explain(regression.X[:10]).values, regression_amortized.explain(regression.X[:10]).values
+    )
+    other = AmortizedExplainer(**{**SMALL, "holdout": 0.0, "seed": 1}).fit(regression.model, regression.X)
+    assert not np.array_equal(other.coef_, regression_amortized.coef_)
+
+
+def test_row_order_does_not_change_a_row(multiclass: Problem, amortized: AmortizedExplainer) -> None:
+    rows = multiclass.X[:6]
+    forward = amortized.explain(rows).values
+    backward = amortized.explain(rows[::-1]).values[::-1]
+    np.testing.assert_allclose(forward, backward, rtol=0, atol=1e-12)
+    single = amortized.explain(rows[2:3]).values
+    np.testing.assert_allclose(single[0], forward[2], rtol=0, atol=1e-12)
+
+
+def test_dataframe_rows(multiclass: Problem) -> None:
+    names = [f"f{j}" for j in range(multiclass.n_features)]
+    frame = pd.DataFrame(multiclass.X, columns=names)
+    explainer = AmortizedExplainer(**{**SMALL, "holdout": 0.0}).fit(multiclass.model, frame.to_numpy())
+    e = explainer.explain(frame.iloc[:3].to_numpy())
+    assert e.values.shape == (3, multiclass.n_features, 3)
+
+
+def test_categorical_columns_are_refused(multiclass: Problem) -> None:
+    X = multiclass.X.astype(object)
+    X[:, 0] = "a"
+    with pytest.raises(UnsupportedModelError, match="numeric"):
+        AmortizedExplainer(**SMALL).fit(multiclass.model, X)
+
+
+def test_permutation_estimates_are_unbiased(multiclass: Problem) -> None:
+    background = multiclass.X[100:130]
+    bg = Background(background, np.full(len(background), 1.0 / len(background)))
+    rows = multiclass.X[:2]
+    truth, _ = multiclass.truth(bg, rows)
+    estimate = permutation_shapley(
+        multiclass.f, rows, background, n_permutations=2000, rng=np.random.default_rng(0)
+    )
+    assert np.abs(estimate - truth).max() < 0.02
+    with pytest.raises(ValueError, match="even"):
+        permutation_shapley(multiclass.f, rows, background, n_permutations=3, rng=np.random.default_rng(0))
+
+
+def test_reference_is_exact_when_affordable_else_two_seeds(multiclass: Problem) -> None:
+    background = multiclass.X[100:120]
+    rows = multiclass.X[:2]
+    exact = reference_values(multiclass.f, rows, background, max_evaluations=10**6)
+    assert exact.kind == "exact" and not exact.noise.any()
+    sampled = reference_values(multiclass.f, rows, background, max_evaluations=5_000)
+    assert sampled.kind.startswith("permutation")
+    assert sampled.noise.any()
+    assert np.abs(sampled.values - exact.values).max() < 0.1
+
+
+def test_fidelity_figures_of_a_perfect_and_a_flipped_explanation() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(10, 6, 2))
+    reference = Reference(ref, np.zeros_like(ref), "exact", 0)
+    perfect = fidelity_figures(ref, reference)
+    assert perfect["median_rel_l2"] == 0.0 and perfect["max_abs_error"] == 0.0
+    assert perfect["top1_agreement"] == perfect["top5_agreement"] == perfect["sign_agreement"] == 1.0
+    flipped = fidelity_figures(-ref, reference)
+    assert flipped["median_rel_l2"] == pytest.approx(2.0)
+    assert flipped["top1_agreement"] == 1.0  # same magnitudes
+    assert flipped["sign_agreement"] == 0.0
+
+
+def test_auto_rule_for_black_box_models() -> None:
+    close = {"amortized": {"median_rel_l2": 0.12}, "kernel": {"median_rel_l2": 0.10}}
+    method, reason = choose_black_box(close, tolerance=0.05)
+    assert method is Method.AMORTIZED and "within tolerance" in reason
+    method, reason = choose_black_box(close, tolerance=0.01)
+    assert method is Method.KERNEL and "not within tolerance" in reason
+    method, reason = choose_black_box({}, tolerance=0.05)
+    assert method is Method.KERNEL and "no fidelity" in reason
