@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import write_section
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.kernel import KernelExplainer
 from scoring.fidelity import Reference, choose_black_box, fidelity_figures, noise_floor, reference_values
@@ -262,20 +263,6 @@ def report(runs: list[dict[str, Any]], started: str, load: float) -> str:
             f"**{method}**: {reason}.",
         ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, name: str, text: str) -> None:
-    """Replace (or append) the section between `<!-- name:start -->` and `<!-- name:end -->`,
-    re-reading the file right before writing (other benchmarks write their own sections)."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{text.rstrip()}\n{end}\n"
-    old = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    if start in old and end in old:
-        head, rest = old.split(start, 1)
-        new = head + block + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        new = old.rstrip("\n") + "\n\n" + block
-    path.write_text(new)
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -33,6 +33,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench.common import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 BENTOML = Path(sys.executable).parent / "bentoml"
 SECTION = "bench_service"
@@ -239,19 +241,6 @@ def table(phases: list[Phase]) -> str:
 
 def _ms(value: float) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
-
-
-def write_section(path: Path, name: str, text: str) -> None:
-    """Replace the section `name` (between its markers) or append it; the file is re-read here."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{text.rstrip()}\n{end}\n"
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if start in old and end in old:
-        head, rest = old.split(start, 1)
-        new = head + block + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        new = old.rstrip("\n") + "\n\n" + block
-    path.write_text(new)
 
 
 def main(argv: list[str] | None = None) -> int:
