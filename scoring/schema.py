@@ -194,7 +194,7 @@ class Schema:
                     )
                 )
             else:
-                cats = tuple(sorted({_plain(v) for v in col.dropna().unique()}, key=str))
+                cats = tuple(sorted({plain_value(v) for v in col.dropna().unique()}, key=str))
                 features.append(
                     Feature(
                         str(name),
@@ -205,9 +205,9 @@ class Schema:
                         accepts_unseen=name in accepts_unseen,
                     )
                 )
-        return cls(tuple(features), task=task, target=target, classes=tuple(_plain(c) for c in classes))
+        return cls(tuple(features), task=task, target=target, classes=tuple(plain_value(c) for c in classes))
 
 
-def _plain(v: Any) -> Any:
+def plain_value(v: Any) -> Any:
     """numpy scalars as plain Python values, so they compare with JSON input and serialize."""
     return v.item() if isinstance(v, np.generic) else v

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.bundle import Bundle
+from scoring.schema import plain_value
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Outputs:
         if bundle.schema.task != "classification":
             return cls(names, None)
         raw = getattr(bundle.model, "classes_", None)
-        labels = tuple(_plain(c) for c in raw) if raw is not None else names
+        labels = tuple(plain_value(c) for c in raw) if raw is not None else names
         if len(labels) != len(names):
             raise ValueError(f"the model has {len(labels)} classes but the explainer {len(names)} outputs")
         return cls(names, labels)
@@ -50,7 +51,7 @@ class Outputs:
             return np.asarray(predicted).tolist()
         idx = self.index(predicted)
         plain = np.asarray(predicted).tolist()
-        return [self.names[k] if k >= 0 else _plain(p) for k, p in zip(idx.tolist(), plain, strict=True)]
+        return [self.names[k] if k >= 0 else plain_value(p) for k, p in zip(idx.tolist(), plain, strict=True)]
 
     def find(self, value: Any) -> int | None:
         """The output a caller means by `value`: a class name, a raw label, or either as text."""
@@ -66,7 +67,3 @@ class Outputs:
 
     def choices(self) -> list[str]:
         return list(self.names)
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v

@@ -18,7 +18,7 @@ from scoring import sample as dashboard_sample
 from scoring.bundle import Bundle
 from scoring.explainers import choose_method, make_explainer
 from scoring.pipeline import accepted_inputs
-from scoring.schema import Schema
+from scoring.schema import Schema, plain_value
 from training import report as reports
 from training.plan import Plan, as_frame, fit_rows, plan_explanation, with_transformations
 
@@ -127,7 +127,7 @@ def build_bundle(
         "task": schema.task,
         "model": f"{type(model).__module__}.{type(model).__name__}",
         "classes": list(classes),
-        "class_labels": [_plain(c) for c in getattr(model, "classes_", [])],
+        "class_labels": [plain_value(c) for c in getattr(model, "classes_", [])],
         "data": {"train_rows": len(X), "raw_features": len(raw_names), "engineered_features": X_fit.shape[1]},
     }
     if X_eval is not None and y_eval is not None:
@@ -256,10 +256,6 @@ def _by_level(bundle: Bundle, served: Any, rows: pd.DataFrame) -> dict[Level, An
         return {level: served for level in bundle.levels}
     raw = served.fold(bundle.feature_map.matrix, bundle.feature_map.raw_names, raw_data=rows.to_numpy())
     return {Level.RAW: raw, Level.ENGINEERED: served}
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def save_model(
