@@ -36,7 +36,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     methods = ["auto", *(str(m) for m in EXPLAINERS)]
     model.add_argument("--explainer", choices=methods, default="auto", help="explainer method (default auto)")
     model.add_argument("--budget", type=int, help="coalitions per row for sampled explainers (kernel)")
-    model.add_argument("--background", type=int, help="background rows kept by the explainer")
+    model.add_argument("--background", type=int, help="background rows kept by the explainer (kernel)")
+    model.add_argument(
+        "--fit-evaluations",
+        type=int,
+        help="model evaluations the amortized explainer spends on its training labels, and half as "
+        "many on its fidelity reference (default 2,000,000)",
+    )
     model.add_argument(
         "--importance-rows",
         type=int,
@@ -105,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             explainer=args.explainer,
             budget=args.budget,
             n_background=args.background,
+            fit_evaluations=args.fit_evaluations,
             importance_rows=args.importance_rows,
             fidelity_rows=args.fidelity_rows,
             sample_rows=args.sample_rows,
@@ -143,9 +150,11 @@ def summary(
         f"  explainer   {explainer['method']} ({_params(explainer['params'])}) "
         f"in {explainer['space']} space, levels {'+'.join(explainer['levels'])}",
         f"              explains {explainer['explains']}",
+        f"              chosen: {explainer['chosen_because']}",
         f"  fidelity    {_fidelity(report['fidelity'])}",
         f"  importance  {_top(report['global_importance'])}",
-        f"  timings     explain {report['timings']['explain_ms_per_row']:.1f} ms/row, "
+        f"  timings     fit explainer {report['timings']['fit_explainer_s']:.1f} s, "
+        f"explain {report['timings']['explain_ms_per_row']:.1f} ms/row, "
         f"fidelity {report['timings']['fidelity_s']:.1f} s",
         f"  bundle      {saved.tag}",
         f"              {saved.path}",
@@ -171,7 +180,11 @@ def summary(
 
 
 def _params(params: dict[str, Any]) -> str:
-    shown = {k: v for k, v in params.items() if k in ("budget", "n_background", "output")}
+    shown = {
+        k: v
+        for k, v in params.items()
+        if k in ("budget", "n_background", "output", "label_evaluations", "n_components")
+    }
     return ", ".join(f"{k} {v}" for k, v in shown.items()) or "no parameters"
 
 
@@ -179,9 +192,16 @@ def _fidelity(fidelity: dict[str, Any]) -> str:
     if fidelity.get("exact"):
         return fidelity["note"]
     ref = fidelity["reference"]
+    against = (
+        f"kernel(budget {ref['budget']}, background {ref['n_background']})"
+        if ref["method"] == "kernel"
+        else f"{ref['method']} reference"
+    )
+    held_out = " held-out" if "measured_at_fit" in fidelity else ""
+    rows = f"{fidelity['rows']}{held_out} rows"
     return (
         f"median relative L2 {fidelity['median_relative_l2']:.3f} (p90 {fidelity['p90_relative_l2']:.3f}) "
-        f"vs kernel(budget {ref['budget']}, background {ref['n_background']}) on {fidelity['rows']} rows"
+        f"vs {against} on {rows}"
     )
 
 

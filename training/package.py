@@ -16,7 +16,7 @@ from sklearn.base import is_classifier
 from scoring import Level, Method
 from scoring import sample as dashboard_sample
 from scoring.bundle import Bundle
-from scoring.explainers import choose_method, make_explainer
+from scoring.explainers import choose_explainer
 from scoring.pipeline import accepted_inputs
 from scoring.schema import Schema, plain_value
 from training import report as reports
@@ -60,6 +60,7 @@ def build_bundle(
     explainer: str = "auto",
     budget: int | None = None,
     n_background: int | None = None,
+    fit_evaluations: int | None = None,
     importance_rows: int | None = None,
     fidelity_rows: int = 10,
     sample_rows: int | None = None,
@@ -73,9 +74,9 @@ def build_bundle(
     a frame or an array named by `feature_names`); with `transformations` (a fitted preprocessor
     or a list of fitted `(columns, transformer)` tuples) `model` is the estimator after them.
     `X_eval`/`y_eval` give test metrics; global importance uses `importance_rows` of them (of `X`
-    when not given; default: all for linear and tree explainers, 50 for costlier ones), fidelity
+    when not given; default: all for linear, tree and amortized explainers, 50 for costlier ones), fidelity
     `fidelity_rows` of those. The dashboard's evaluation sample holds `sample_rows` of them
-    (drawn with `seed`; default: all up to 5,000 for linear and tree explainers, else the rows
+    (drawn with `seed`; default: all up to 5,000 for the fast explainers, else the rows
     global importance explained) with their predictions and attributions; `omit_sample`, the
     reason why, leaves it out (e.g. for sensitive data), and so does having no evaluation frame.
     """
@@ -98,18 +99,20 @@ def build_bundle(
             f"match the preprocessor's {X_fit.shape[1]} output columns; only the raw level is available",
         )
         X_fit = fit_rows(model, plan, X)
-    chosen = Method(choose_method(plan.target, X_fit.shape[1]) if explainer == "auto" else explainer)
     start = time.perf_counter()
-    scoring_explainer = make_explainer(
+    choice = choose_explainer(
         plan.target,
         X_fit,
-        str(chosen),
+        explainer,
         feature_names=list(plan.feature_map.engineered_names) if plan.feature_map else raw_names,
         class_names=list(classes) if classes else None,
         budget=budget,
         n_background=n_background,
+        fit_evaluations=fit_evaluations,
         seed=seed,
     )
+    scoring_explainer = choice.explainer
+    chosen = Method(scoring_explainer.method)
     timings["fit_explainer_s"] = time.perf_counter() - start
 
     nullable, unseen = accepted_inputs(model, raw_names)
@@ -171,6 +174,7 @@ def build_bundle(
         fit_rows(model, plan, sample),
         served=served.select(positions),
         class_names=list(classes) or None,
+        measured=choice.measured,
         seed=seed,
         progress=progress,
     )
@@ -183,6 +187,7 @@ def build_bundle(
         "explains": plan.explains,
         "levels": [str(level) for level in bundle.levels],
         "reason": plan.reason,
+        "chosen_because": choice.reason,
     }
     report["timings"] = {k: round(v, 4) for k, v in timings.items()}
     bundle.report = report
@@ -192,6 +197,8 @@ def build_bundle(
             "target": plan.explains,
             "levels": report["explainer"]["levels"],
             "reason": plan.reason,
+            "method": str(chosen),
+            "chosen_because": choice.reason,
         },
     }
     plot = reports.plot_importance(
@@ -217,14 +224,15 @@ def _sample_file(
     omit: str | None,
     seed: int,
 ) -> dict[str, bytes]:
-    """The dashboard's evaluation sample. By default every test row (up to 5,000) for linear and
-    tree explainers; for costlier ones the rows global importance explained, reused as they are."""
+    """The dashboard's evaluation sample. By default every test row (up to 5,000) for linear, tree
+    and amortized explainers; for costlier ones the rows global importance explained, reused as
+    they are."""
     if omit is not None:
         return dashboard_sample.omit_sample(omit)
     if X_eval is None or y_eval is None:
         return dashboard_sample.omit_sample("no evaluation frame was given at training time")
     if sample_rows is None:
-        fast = method in (Method.LINEAR, Method.TREE)
+        fast = method in reports.FAST_METHODS
         sample_rows = MAX_SAMPLE_ROWS if fast else len(explained_rows)
     n = min(sample_rows, len(X_eval))
     # the same seeded draw from the same rows: global importance explained exactly these
@@ -272,6 +280,7 @@ def save_model(
     explainer: str = "auto",
     budget: int | None = None,
     n_background: int | None = None,
+    fit_evaluations: int | None = None,
     importance_rows: int | None = None,
     fidelity_rows: int = 10,
     sample_rows: int | None = None,
@@ -296,6 +305,7 @@ def save_model(
         explainer=explainer,
         budget=budget,
         n_background=n_background,
+        fit_evaluations=fit_evaluations,
         importance_rows=importance_rows,
         fidelity_rows=fidelity_rows,
         sample_rows=sample_rows,
@@ -309,7 +319,8 @@ def save_model(
         "model": report["model"],
         "levels": report["explainer"]["levels"],
         "metrics": report["metrics"],
-        "fidelity": report["fidelity"],
+        # the summary; the full fit-time figures are in the bundle's report.json
+        "fidelity": {k: v for k, v in report["fidelity"].items() if k != "measured_at_fit"},
     }
     tag, path = save_to_store(name, built.bundle, files=built.files, labels=store_labels, metadata=metadata)
     return SavedBundle(tag=tag, path=path, bundle=built.bundle)

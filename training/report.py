@@ -22,6 +22,8 @@ EXACT_METHODS = {
     Method.TREE: "exact: TreeSHAP of the tree model",
     Method.EXACT: "exact for the stored background: every coalition enumerated",
 }
+# methods that explain a row in about the time of a prediction
+FAST_METHODS = (Method.LINEAR, Method.TREE, Method.AMORTIZED)
 CHUNK = 10  # rows per explain call, so progress bars move
 # rows for global importance when the method is costly per row (sampled or enumerating)
 COSTLY_METHOD_ROWS = 50
@@ -31,11 +33,11 @@ DEFAULT_BUDGET, DEFAULT_BACKGROUND = 512, 20  # for explainers that do not say
 
 
 def importance_rows(method: Method, n_rows: int, requested: int | None) -> int:
-    """How many rows global importance is computed on: all for the fast exact methods (linear,
-    tree), at most COSTLY_METHOD_ROWS for the others, unless `requested`."""
+    """How many rows global importance is computed on: all for the fast methods (linear, tree,
+    amortized), at most COSTLY_METHOD_ROWS for the others, unless `requested`."""
     if requested is not None:
         return min(requested, n_rows)
-    if method in (Method.LINEAR, Method.TREE):
+    if method in FAST_METHODS:
         return n_rows
     return min(COSTLY_METHOD_ROWS, n_rows)
 
@@ -118,17 +120,22 @@ def fidelity(
     class_names: Any,
     seed: int,
     progress: bool,
+    measured: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """How close the served explainer is to a high-accuracy reference on `X_rows`.
+    """How close the served explainer is to a high-accuracy reference.
 
-    Exact methods say so. Sampled ones are compared with a kernel explainer of twice the budget
-    over twice the background rows: the median, over rows, of ||values - reference|| /
-    ||reference|| (L2 over features and outputs). The reference costs 4x the served explainer per
-    row, so `X_rows` should be a few rows (10-20).
+    Exact methods say so. When the amortized explainer `measured` itself and kernel at fit time
+    (held-out rows against exact values or a 2-seed permutation reference), those figures are the
+    answer, for whichever of the two is served. Otherwise, sampled methods are compared on
+    `X_rows` with a kernel explainer of twice the budget over twice the background rows: the
+    median, over rows, of ||values - reference|| / ||reference|| (L2 over features and outputs).
+    That reference costs 4x the served explainer per row, so `X_rows` should be a few rows (10-20).
     """
     method = Method(explainer.method)
     if method in EXACT_METHODS:
         return {"method": str(method), "exact": True, "note": EXACT_METHODS[method]}
+    if measured and str(method) in measured:
+        return _measured_fidelity(method, measured)
     params = explainer.get_params()
     budget = REFERENCE_SCALE * int(params.get("budget") or DEFAULT_BUDGET)
     n_background = min(REFERENCE_SCALE * int(params.get("n_background") or DEFAULT_BACKGROUND), len(X_fit))
@@ -160,6 +167,21 @@ def fidelity(
         estimated = np.sqrt((served.error**2).sum(axis=1)) / np.where(scale > 0, scale, 1.0)
         out["median_estimated_relative_error"] = float(np.median(estimated))
     return out
+
+
+def _measured_fidelity(method: Method, measured: dict[str, Any]) -> dict[str, Any]:
+    """The fit-time figures of the served method, in the report's shape, with both methods'."""
+    figures = measured[str(method)]
+    reference = measured["reference"]
+    return {
+        "method": str(method),
+        "exact": False,
+        "reference": {"method": reference["kind"], **reference},
+        "rows": int(figures["rows"]),
+        "median_relative_l2": float(figures["median_rel_l2"]),
+        "p90_relative_l2": float(figures["p90_rel_l2"]),
+        "measured_at_fit": {k: v for k, v in measured.items() if k != "reference"},
+    }
 
 
 def plot_importance(importance: dict[str, dict[str, Any]], *, title: str, top: int = 15) -> bytes:

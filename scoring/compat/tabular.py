@@ -13,16 +13,17 @@ from scoring.explanation import Explanation
 
 class TabularExplainer(LocalGlobalExplainer):
     """Explain `model` with the best of our explainers for it, chosen by `make_explainer`:
-    linear (closed form, log-odds for classifiers), tree (TreeSHAP), exact (few features) or
-    kernel (sampled, with an error estimate), fitted on `initialization_examples` as background.
+    linear (closed form, log-odds for classifiers), tree (TreeSHAP), exact (few features), or for
+    other models amortized or kernel (sampled, with an error estimate), whichever measures better
+    on held-out rows, fitted on `initialization_examples` as background.
 
     As in the reference design, the explainer is fitted when constructed:
     `TabularExplainer(model, x_train, features=..., classes=...)`, then `explain_global(x_test)`
     and `explain_local(x_test[0:5])`. With `transformations=`, `model` is the estimator on
     engineered features (`clf.steps[-1][1]`) and the examples are raw rows.
 
-    `method`, `n_background`, `budget` and `seed` go to `make_explainer` (None keeps its defaults);
-    the fitted engine explainer is `explainer_`.
+    `method`, `n_background`, `budget`, `fit_evaluations` and `seed` go to `make_explainer` (None
+    keeps its defaults); the fitted engine explainer is `explainer_`.
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class TabularExplainer(LocalGlobalExplainer):
         method: str = "auto",
         n_background: int | None = None,
         budget: int | None = None,
+        fit_evaluations: int | None = None,
         seed: int = 0,
     ):
         self.model = model
@@ -46,6 +48,7 @@ class TabularExplainer(LocalGlobalExplainer):
         self.method = method
         self.n_background = n_background
         self.budget = budget
+        self.fit_evaluations = fit_evaluations
         self.seed = seed
         self.inputs_ = Inputs.build(
             model, initialization_examples, features=features, transformations=transformations
@@ -59,6 +62,7 @@ class TabularExplainer(LocalGlobalExplainer):
             class_names=None if classes is None else [str(c) for c in classes],
             n_background=n_background,
             budget=budget,
+            fit_evaluations=fit_evaluations,
             seed=seed,
         )
 

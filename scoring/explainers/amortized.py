@@ -39,11 +39,14 @@ NEIGHBOURS = 10
 class AmortizedExplainer(ScoringExplainer):
     """Shapley values from one forward pass of a fitted linear model plus one call of the model.
 
-    The training rows (at most `max_rows` of them) and `n_synthetic` extra rows are labelled by
+    The background is the fit rows (a seeded draw of `max_background` when there are more); it
+    is kept, so that the values can be audited against a reference later (`background_`). The
+    training rows (at most `max_rows` of them) and `n_synthetic` extra rows are labelled by
     as many permutation samples each as `label_evaluations` model evaluations allow (8 to 1024);
     `n_components` random Fourier features make the basis. `holdout` of the rows (at most
     `max_holdout`) are kept out of the fit to measure fidelity against a reference costing at most
-    `reference_evaluations` model evaluations; `holdout=0` skips the measurement.
+    `reference_evaluations` model evaluations, beside the `kernel` method with `kernel_budget`
+    and `kernel_background` on the same rows; `holdout=0` skips the measurement.
     The per-row error estimate (`stderr`) is the held-out RMSE of each feature's value.
     """
 
@@ -59,6 +62,9 @@ class AmortizedExplainer(ScoringExplainer):
         holdout: float = 0.2,
         max_holdout: int = 40,
         reference_evaluations: int = 1_000_000,
+        max_background: int = 1000,
+        kernel_budget: int = 512,
+        kernel_background: int = 20,
         seed: int = 0,
     ):
         self.label_evaluations = label_evaluations
@@ -68,6 +74,9 @@ class AmortizedExplainer(ScoringExplainer):
         self.holdout = holdout
         self.max_holdout = max_holdout
         self.reference_evaluations = reference_evaluations
+        self.max_background = max_background
+        self.kernel_budget = kernel_budget
+        self.kernel_background = kernel_background
         self.seed = seed
 
     # -- fitting -------------------------------------------------------------------------------
@@ -81,6 +90,9 @@ class AmortizedExplainer(ScoringExplainer):
         started = time.perf_counter()
         rng = np.random.default_rng(self.seed)
         f = self.output_
+        if len(X) > self.max_background:
+            X = X[np.sort(rng.choice(len(X), size=self.max_background, replace=False))]
+        self.background_ = X
         n = len(X)
         n_hold = min(self.max_holdout, round(self.holdout * n))
         order = rng.permutation(n)
@@ -156,7 +168,7 @@ class AmortizedExplainer(ScoringExplainer):
         self._fold()
 
     def _measure(self, X: np.ndarray, held: np.ndarray) -> dict[str, Any]:
-        """Fidelity on the held-out rows, of this explainer and of `kernel` at its default cost."""
+        """Fidelity on the held-out rows, of this explainer and of `kernel` at the cost given."""
         f = self.output_
         reference = reference_values(f, held, X, max_evaluations=self.reference_evaluations)
         started = time.perf_counter()
@@ -166,7 +178,9 @@ class AmortizedExplainer(ScoringExplainer):
         # the per-row error estimate: held-out RMSE per feature, less the reference's own noise
         mse = ((values - reference.values) ** 2).mean(axis=0) - (reference.noise**2).mean(axis=0)
         self.stderr_ = np.sqrt(np.maximum(mse, 0.0))
-        kernel = KernelExplainer(n_bootstrap=0, seed=self.seed).fit(
+        kernel = KernelExplainer(
+            n_background=self.kernel_background, budget=self.kernel_budget, n_bootstrap=0, seed=self.seed
+        ).fit(
             f.model,
             f.columns.to_model(X),
             feature_names=f.columns.names,
@@ -240,6 +254,7 @@ class AmortizedExplainer(ScoringExplainer):
             "coef": self.coef_,
             "share": self.share_,
             "stderr": self.stderr_,
+            "background": self.background_,
         }
 
     def _restore(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
@@ -251,6 +266,7 @@ class AmortizedExplainer(ScoringExplainer):
         self.coef_ = arrays["coef"]
         self.share_ = arrays["share"]
         self.stderr_ = arrays["stderr"]
+        self.background_ = arrays["background"]
         self._fold()
         self.fidelity_ = extra.get("fidelity", {})
         self.fit_info_ = extra.get("fit_info", {})

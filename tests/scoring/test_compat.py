@@ -76,9 +76,15 @@ def walkthrough():
 @pytest.fixture(scope="module")
 def tabular(walkthrough):
     w = walkthrough
-    # "features" and "classes" fields are optional
+    # "features" and "classes" fields are optional. `auto` would fit the amortized explainer for
+    # this SVC (about a minute; tests/scoring/test_choice.py covers that): kernel here keeps it quick
     return TabularExplainer(
-        w["model"], w["x_train"], features=w["data"].feature_names, classes=w["classes"], budget=BUDGET
+        w["model"],
+        w["x_train"],
+        features=w["data"].feature_names,
+        classes=w["classes"],
+        method="kernel",
+        budget=BUDGET,
     )
 
 

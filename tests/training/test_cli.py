@@ -13,13 +13,26 @@ from training import load_from_store
 from training.__main__ import main, parse_args
 from training.bento import missing_service
 
-QUICK = ["--budget", "32", "--background", "4", "--importance-rows", "8", "--fidelity-rows", "3", "--quiet"]
+QUICK = [
+    "--budget",
+    "32",
+    "--background",
+    "4",
+    "--fit-evaluations",
+    "100000",
+    "--importance-rows",
+    "8",
+    "--fidelity-rows",
+    "3",
+    "--quiet",
+]
 
 
 @pytest.mark.slow
 def test_the_default_run_trains_saves_and_builds(bentoml_home: Path) -> None:
-    """The breast-cancer SVC (a small explainer budget keeps this quick), in a fresh store,
-    with uv and pip told to stay offline."""
+    """The breast-cancer SVC (small explainer budgets keep this quick), in a fresh store, with uv
+    and pip told to stay offline. `auto` fits the amortized explainer, measures it and kernel
+    (budget 32, background 4) on held-out rows, and keeps the better one."""
     home = bentoml_home
     done = run_python(
         "-m", "training", *QUICK, home=home, timeout=300, env={"UV_OFFLINE": "1", "PIP_NO_INDEX": "1"}
@@ -27,8 +40,10 @@ def test_the_default_run_trains_saves_and_builds(bentoml_home: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "Trained SVC on breast_cancer: 455 training rows, 114 test rows" in out
-    assert "accuracy 0.904" in out and "kernel (n_background 4, budget 32)" in out
-    assert "median relative L2" in out
+    assert "accuracy 0.904" in out and "amortized (label_evaluations 100000" in out
+    chosen = re.search(r"chosen: .* amortized median rel. L2 ([0-9.]+) vs kernel ([0-9.]+)", out)
+    assert chosen is not None and float(chosen.group(1)) <= float(chosen.group(2)) + 0.05, out
+    assert "median relative L2" in out and "held-out rows" in out
     tag = re.search(r"bundle\s+(breast_cancer_svc:\w+)", out)
     assert tag is not None and (home / "models" / "breast_cancer_svc").is_dir()
     reason = missing_service()
@@ -40,7 +55,8 @@ def test_the_default_run_trains_saves_and_builds(bentoml_home: Path) -> None:
     else:  # the service is not written yet: the build is skipped, saying why
         assert f"bento       skipped: {reason}" in out
     bundle = load_from_store(tag.group(1))
-    assert bundle.explainer.method == "kernel" and bundle.schema.classes == ("malignant", "benign")
+    assert bundle.explainer.method == "amortized" and bundle.schema.classes == ("malignant", "benign")
+    assert bundle.report["fidelity"]["measured_at_fit"]["kernel"]["params"]["budget"] == 32
 
 
 def test_a_csv_with_a_mixed_table(

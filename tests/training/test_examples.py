@@ -16,7 +16,8 @@ def test_breast_cancer_svc(bentoml_home: Path, capsys: pytest.CaptureFixture[str
 
     saved = breast_cancer_svc.main(["--quick"])
     out = capsys.readouterr().out
-    assert "saved breast_cancer_svc:" in out and "(kernel explainer)" in out and "P(benign)" in out
+    assert "saved breast_cancer_svc:" in out and "(amortized explainer)" in out and "P(benign)" in out
+    assert "amortized is within tolerance" in out
     bundle = load_from_store(saved.tag)
     assert bundle.schema.names[0] == "mean radius" and bundle.classes == ("malignant", "benign")
     assert saved.report["metrics"]["accuracy"] == pytest.approx(0.904, abs=1e-3)

@@ -172,3 +172,30 @@ def test_arrays_with_feature_names(mixed: Any) -> None:
     assert built.report["global_importance"]["raw"]["feature_names"] == cols
     with pytest.raises(ValueError, match="feature names"):
         build_bundle(model, X_train[cols].to_numpy(), feature_names=["a"], **QUICK)
+
+
+def test_auto_on_a_wide_black_box_records_its_choice_and_fit_time_fidelity() -> None:
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=200, n_features=12, n_informative=6, random_state=4)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(12)])
+    model = _fit(SVC(probability=True, random_state=0), frame.iloc[:160], y[:160])
+    built = build_bundle(
+        model,
+        frame.iloc[:160],
+        X_eval=frame.iloc[160:],
+        y_eval=y[160:],
+        fit_evaluations=40_000,
+        budget=64,
+        n_background=8,
+        **QUICK,
+    )
+    report, method = built.report, built.bundle.explainer.method
+    assert method in ("amortized", "kernel") and report["explainer"]["method"] == method
+    assert "a black box with more than 10 features" in report["explainer"]["chosen_because"]
+    assert built.bundle.manifest["explained"]["chosen_because"] == report["explainer"]["chosen_because"]
+    measured = report["fidelity"]["measured_at_fit"]
+    assert report["fidelity"]["median_relative_l2"] == measured[method]["median_rel_l2"]
+    assert report["fidelity"]["reference"]["method"].startswith(("exact", "permutation"))
+    if method == "amortized":  # a fast method: global importance over every evaluation row
+        assert report["global_importance"]["raw"]["rows"] == 40
