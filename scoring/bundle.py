@@ -108,11 +108,16 @@ class Bundle:
             )
         if self.feature_map is None:
             return replace(self.explainer.explain(X), level=level)
-        engineered = _dense(self.model[:-1].transform(model_input(self.model, X)))
-        explanation = self.explainer.explain(engineered)
+        explanation = self.explainer.explain(self.explainer_rows(X))
         if level is Level.ENGINEERED:
             return explanation
         return explanation.fold(self.feature_map.matrix, self.feature_map.raw_names, raw_data=X.to_numpy())
+
+    def explainer_rows(self, X: pd.DataFrame) -> Any:
+        """Raw rows as the explainer takes them: engineered (dense) with a feature map, else as given."""
+        if self.feature_map is None:
+            return X
+        return _dense(self.model[:-1].transform(model_input(self.model, X)))
 
 
 def _dense(Z: Any) -> np.ndarray:

@@ -17,24 +17,34 @@ class Settings:
     """`bundle`: the model-store tag to serve; `max_rows`: rows per request; `max_body_bytes`:
     request body size (413 above it); `batch_max_rows`: rows explained together across concurrent
     requests (1 turns batching off); `batch_wait_ms`: how long a batch waits for more requests
-    (0: none; requests that arrive while one batch runs form the next)."""
+    (0: none; requests that arrive while one batch runs form the next); `audit_fraction`: share of
+    served rows explained again against a high-accuracy reference in the background (0: off);
+    `audit_max_pending`: rows waiting for the audit (more are dropped, and counted);
+    `audit_evaluations`: model evaluations the reference may spend per audited row."""
 
     bundle: str = DEFAULT_BUNDLE
     max_rows: int = 1000
     max_body_bytes: int = 2 * 1024 * 1024
     batch_max_rows: int = 256
     batch_wait_ms: float = 0.0
+    audit_fraction: float = 0.0
+    audit_max_pending: int = 64
+    audit_evaluations: int = 25_000
 
     def __post_init__(self) -> None:
-        for name in ("max_rows", "max_body_bytes", "batch_max_rows"):
+        positive = ("max_rows", "max_body_bytes", "batch_max_rows", "audit_max_pending", "audit_evaluations")
+        for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.batch_wait_ms < 0:
             raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+        if not 0.0 <= self.audit_fraction <= 1.0:
+            raise ValueError(f"audit_fraction must be in [0, 1], got {self.audit_fraction}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Settings from BUNDLE, MAX_ROWS, MAX_BODY_BYTES, BATCH_MAX_ROWS and BATCH_WAIT_MS."""
+        """Settings from BUNDLE, MAX_ROWS, MAX_BODY_BYTES, BATCH_MAX_ROWS, BATCH_WAIT_MS,
+        AUDIT_FRACTION, AUDIT_MAX_PENDING and AUDIT_EVALUATIONS."""
         default = cls()
         return cls(
             bundle=environ.get("BUNDLE") or default.bundle,
@@ -42,6 +52,9 @@ class Settings:
             max_body_bytes=_number(environ, "MAX_BODY_BYTES", default.max_body_bytes, int),
             batch_max_rows=_number(environ, "BATCH_MAX_ROWS", default.batch_max_rows, int),
             batch_wait_ms=_number(environ, "BATCH_WAIT_MS", default.batch_wait_ms, float),
+            audit_fraction=_number(environ, "AUDIT_FRACTION", default.audit_fraction, float),
+            audit_max_pending=_number(environ, "AUDIT_MAX_PENDING", default.audit_max_pending, int),
+            audit_evaluations=_number(environ, "AUDIT_EVALUATIONS", default.audit_evaluations, int),
         )
 
 

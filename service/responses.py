@@ -174,8 +174,11 @@ def _importance_level(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def metadata_body(model: Mapping[str, str], bundle: Bundle, settings: Settings) -> dict[str, Any]:
-    """What is served: schema, classes, task, explainer and its fidelity, metrics and versions."""
+def metadata_body(
+    model: Mapping[str, str], bundle: Bundle, settings: Settings, audit: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What is served: schema, classes, task, explainer, its fidelity (at fit time, and the running
+    audit's when it runs), metrics and versions."""
     report = bundle.report
     explainer = bundle.explainer
     outputs = Outputs.of(bundle)
@@ -196,6 +199,8 @@ def metadata_body(model: Mapping[str, str], bundle: Bundle, settings: Settings) 
             "params": explainer.get_params(),
             "explains": recorded.get("explains"),
             "fidelity": report.get("fidelity"),
+            "chosen_because": recorded.get("chosen_because"),
+            "audit": dict(audit) if audit is not None else None,
         },
         "metrics": report.get("metrics") or {},
         "metrics_on": report.get("metrics_on"),

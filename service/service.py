@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from scoring.errors import ValidationError
 from scoring.explanation import Level
+from service.audit import ServiceAudit
 from service.batching import Job, MicroBatcher, Outcome, join_outcomes, run_jobs, split_job
 from service.config import Settings
 from service.dashboard.app import build_dashboard_app
@@ -93,11 +94,18 @@ class ExplainedModel:
             max_wait_ms=SETTINGS.batch_wait_ms,
             on_batch=_observe_batch,
         )
+        self.audit = ServiceAudit(
+            self.bundle,
+            fraction=SETTINGS.audit_fraction,
+            max_pending=SETTINGS.audit_max_pending,
+            evaluations_per_row=SETTINGS.audit_evaluations,
+        )
         logger.info("serving %s (%s explainer)", served.tag, self.bundle.explainer.method)
 
     @bentoml.on_shutdown
     def close(self) -> None:
         self.batcher.close()
+        self.audit.close()
 
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
     async def predict(
@@ -124,6 +132,8 @@ class ExplainedModel:
             parts = split_job(job, self.settings.batch_max_rows)
             outcome = join_outcomes(await asyncio.gather(*(self.batcher.submit(p) for p in parts)))
             body = predict_body(self.model, self.outputs, outcome.prediction, outcome.explanation, options)
+            if options.explain:
+                self.audit.offer(checked.frame)
         except ValidationError as e:
             return JSONResponse(validation_error_body(e), status_code=e.status)
         except Exception:
@@ -149,7 +159,7 @@ class ExplainedModel:
     async def metadata(self) -> Response:
         """The schema, classes, task, explainer and its fidelity, metrics and library versions."""
         try:
-            return JSONResponse(metadata_body(self.model, self.bundle, self.settings))
+            return JSONResponse(metadata_body(self.model, self.bundle, self.settings, self.audit.summary()))
         except Exception:
             logger.exception("POST /metadata failed")
             return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
