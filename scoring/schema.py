@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -135,15 +136,24 @@ class Schema:
         return self._frame(columns)
 
     def _frame(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
-        data = {}
-        for f in self.features:
-            values = columns[f.name]
-            if f.kind is Kind.CATEGORY:
-                data[f.name] = pd.Series(values, dtype=object)
-            else:
-                dtype = f.dtype if not (f.nullable and f.dtype.startswith("int")) else "float64"
-                data[f.name] = pd.Series(values, dtype=dtype)
-        return pd.DataFrame(data, columns=list(self.names))
+        names = list(self.names)
+        dtypes = self._column_dtypes
+        if len(set(dtypes)) == 1 and dtypes[0] != "object":
+            # one block of one dtype: far cheaper than a Series per column on a wide table
+            block = np.array([columns[n] for n in names], dtype=dtypes[0]).T
+            return pd.DataFrame(block, columns=names)
+        data = {n: pd.Series(columns[n], dtype=t) for n, t in zip(names, dtypes, strict=True)}
+        return pd.DataFrame(data, columns=names)
+
+    @cached_property
+    def _column_dtypes(self) -> tuple[str, ...]:
+        """The dtype of each validated column: object for categories, float for nullable ints."""
+        return tuple(
+            "object"
+            if f.kind is Kind.CATEGORY
+            else (f.dtype if not (f.nullable and f.dtype.startswith("int")) else "float64")
+            for f in self.features
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
