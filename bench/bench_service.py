@@ -232,15 +232,16 @@ def table(phases: list[Phase]) -> str:
     ]
     for p in phases:
         lines.append(
-            f"| {p.name} | {p.concurrency} | {p.rows_per_request} | {p.requests} | {p.rows_per_second:.3g} "
-            f"| {_ms(p.percentile_ms(50))} | {_ms(p.percentile_ms(99))} | {_ms(p.cpu_ms_per_row)} "
-            f"| {p.errors} |"
+            f"| {p.name} | {p.concurrency} | {p.rows_per_request} | {p.requests} "
+            f"| {_figure(p.rows_per_second)} | {_figure(p.percentile_ms(50))} "
+            f"| {_figure(p.percentile_ms(99))} | {_figure(p.cpu_ms_per_row)} | {p.errors} |"
         )
     return "\n".join(lines)
 
 
-def _ms(value: float) -> str:
-    return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+def _figure(value: float) -> str:
+    """A rate, time or ratio as read in a table: 0.12, 3.4, 56.7, 1,234."""
+    return f"{value:.2g}" if value < 1 else f"{value:.1f}" if value < 100 else f"{value:,.0f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     )  # fmt: skip
                     print(
-                        f"  {name}, concurrency {concurrency}: {p.rows_per_second:.3g} rows/s, "
-                        f"p50 {_ms(p.percentile_ms(50))} ms, {_ms(p.cpu_ms_per_row)} CPU ms/row",
+                        f"  {name}, concurrency {concurrency}: {_figure(p.rows_per_second)} rows/s, "
+                        f"p50 {_figure(p.percentile_ms(50))} ms, {_figure(p.cpu_ms_per_row)} CPU ms/row",
                         flush=True,
                     )
                     totals[i] = totals[i] + p if i in totals else p
@@ -351,12 +352,13 @@ def main(argv: list[str] | None = None) -> int:
     if speedup is not None:
         verdict = "met" if speedup >= TARGET_SPEEDUP else "not met"
         lines.append(
-            f"- explained rows/s at concurrency {args.concurrency}: **{speedup:.2g}x** the baseline "
-            f"(target {TARGET_SPEEDUP:g}x: {verdict}); server CPU per explained row: {cpu_ratio:.2g}x less."
+            f"- explained rows/s at concurrency {args.concurrency}: **{_figure(speedup)}x** the baseline "
+            f"(target {TARGET_SPEEDUP:g}x: {verdict}); "
+            f"server CPU per explained row: {_figure(cpu_ratio)}x less."
         )
     p99 = single.percentile_ms(99)
     lines.append(
-        f"- p99 single-row latency at concurrency 1: **{_ms(p99)} ms** "
+        f"- p99 single-row latency at concurrency 1: **{_figure(p99)} ms** "
         f"(target < {TARGET_P99_MS:g} ms: {'met' if p99 < TARGET_P99_MS else 'not met'})."
     )
     if args.note:
