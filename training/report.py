@@ -176,7 +176,7 @@ def _measured_fidelity(method: Method, measured: dict[str, Any]) -> dict[str, An
     return {
         "method": str(method),
         "exact": False,
-        "reference": {"method": reference["kind"], **reference},
+        "reference": {"method": reference["kind"], **{k: v for k, v in reference.items() if k != "kind"}},
         "rows": int(figures["rows"]),
         "median_relative_l2": float(figures["median_rel_l2"]),
         "p90_relative_l2": float(figures["p90_rel_l2"]),
