@@ -74,7 +74,7 @@ def test_container_serves_explained_predictions() -> None:
         assert body["model"]["name"] == "breast_cancer_svc"
         assert body["predictions"][0] in ("malignant", "benign")
         (item,) = body["explanations"]
-        assert item["method"] == "kernel" and item["target"] == body["predictions"][0]
+        assert item["method"] == "amortized" and item["target"] == body["predictions"][0]  # auto's pick
         assert len(item["attributions"]) == 6 and item["attributions"][-1]["feature"] == "(other)"
         total = item["base_value"] + sum(a["value"] for a in item["attributions"]) + item["residual"]
         assert math.isclose(total, item["output"], rel_tol=1e-9, abs_tol=1e-9)
