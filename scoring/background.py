@@ -46,21 +46,29 @@ def _encode(X: np.ndarray) -> np.ndarray:
     return np.hstack(parts)
 
 
-def summarize(X: np.ndarray, size: int, *, seed: int = 0) -> Background:
+def summarize(X: np.ndarray, size: int, *, seed: int = 0, min_cluster_size: int = 1) -> Background:
     """Weighted k-means summary of `X` with at most `size` rows.
 
     Numeric data keeps the centroids, each weighted by its cluster's share of rows (as
     `shap.kmeans`, but without snapping features, which biases the mean). Mixed data, and numeric
     data with missing values (for a model that imputes them), keeps the real row nearest each
     centroid (a medoid), so categories and missing values stay as the model sees them.
+
+    With `min_cluster_size` k > 1 (numeric data), every kept row is the mean of at least k rows:
+    at most n / k clusters, and a smaller cluster is merged into its nearest neighbour, so that
+    no training row is kept as it is (a one-row cluster's centroid is that row).
     """
     X = np.asarray(X)
     n = X.shape[0]
     if n == 0:
         raise ValueError("cannot summarize an empty background")
-    if n <= size:
+    if min_cluster_size > 1:
+        size = max(1, min(size, n // min_cluster_size))
+    elif n <= size:
         return Background(X.copy(), np.full(n, 1.0 / n))
     numeric = X.dtype.kind in "biuf" and not np.isnan(X.astype(float)).any()
+    if min_cluster_size > 1 and not numeric:
+        raise ValueError("min_cluster_size needs numeric rows without missing values")
     features = X.astype(float) if numeric else _encode(X)
     if numeric:
         # cluster on standardized features so that no unit dominates the distance
@@ -68,14 +76,27 @@ def summarize(X: np.ndarray, size: int, *, seed: int = 0) -> Background:
         scale[scale == 0] = 1.0
         features = (features - features.mean(axis=0)) / scale
     km = KMeans(n_clusters=size, n_init=4, random_state=seed).fit(features)
-    counts = np.bincount(km.labels_, minlength=size).astype(float)
-    keep = counts > 0
+    labels = km.labels_
+    if min_cluster_size > 1:
+        labels = _merge_small(features, labels, min_cluster_size)
+    clusters, counts = np.unique(labels, return_counts=True)
     if numeric:
-        rows = np.stack([X[km.labels_ == c].astype(float).mean(axis=0) for c in np.flatnonzero(keep)])
+        rows = np.stack([X[labels == c].astype(float).mean(axis=0) for c in clusters])
     else:
         dist = km.transform(features)
-        rows = np.stack(
-            [X[np.argmin(np.where(km.labels_ == c, dist[:, c], np.inf))] for c in np.flatnonzero(keep)]
-        )
-    weights = counts[keep] / counts[keep].sum()
-    return Background(rows, weights)
+        rows = np.stack([X[np.argmin(np.where(labels == c, dist[:, c], np.inf))] for c in clusters])
+    return Background(rows, counts / counts.sum())
+
+
+def _merge_small(features: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
+    """Labels with every cluster of fewer than `min_size` rows merged into the nearest other."""
+    labels = labels.copy()
+    while True:
+        clusters, counts = np.unique(labels, return_counts=True)
+        if len(clusters) == 1 or counts.min() >= min_size:
+            return labels
+        small = int(np.argmin(counts))
+        centers = np.stack([features[labels == c].mean(axis=0) for c in clusters])
+        distance = ((centers - centers[small]) ** 2).sum(axis=1)
+        distance[small] = np.inf
+        labels[labels == clusters[small]] = clusters[int(np.argmin(distance))]

@@ -303,9 +303,17 @@ def load_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> Bund
             np.load(path / FEATURE_MAP_MATRIX, allow_pickle=False),
         )
     estimator = model[-1] if feature_map is not None else model
+    try:
+        explainer = load_explainer(path / EXPLAINER_DIR, estimator)
+    except (KeyError, TypeError, ValueError) as error:
+        # digests matched, so the state is as written: by a version of this code that differs
+        raise BundleError(
+            f"{EXPLAINER_DIR}/ holds explainer state this version of the code cannot read "
+            f"({type(error).__name__}: {error}); build the bundle again with this version"
+        ) from error
     return Bundle(
         model=model,
-        explainer=load_explainer(path / EXPLAINER_DIR, estimator),
+        explainer=explainer,
         schema=Schema.from_json(json.loads((path / SCHEMA).read_text())),
         report=json.loads((path / REPORT).read_text()),
         feature_map=feature_map,

@@ -20,6 +20,8 @@ from scoring.explainers.permutation import permutation_shapley
 from scoring.explanation import Method
 
 TOP_K = 5
+# model evaluations an audit's reference spends per row (the service's AUDIT_EVALUATIONS default)
+AUDIT_EVALUATIONS_PER_ROW = 25_000
 # below this many permutations per seed a reference is too noisy to measure anything against
 MIN_REFERENCE_PERMUTATIONS = 64
 
@@ -49,8 +51,9 @@ def reference_values(
     *,
     max_evaluations: int,
     seeds: tuple[int, int] = (0, 1),
+    weights: np.ndarray | None = None,
 ) -> Reference:
-    """Shapley values of f at the rows of X, uniform over the `background` rows.
+    """Shapley values of f at the rows of X over the `background` rows (uniform, or `weights`).
 
     Exact when 2^M x background x rows fits in `max_evaluations`; else permutation sampling with
     as many permutations as fit, run once per seed and averaged. The error of the average is
@@ -59,7 +62,9 @@ def reference_values(
     n, m = X.shape
     b = len(background)
     if 2**m * b * n <= max_evaluations:
-        bg = Background(np.asarray(background, dtype=float), np.full(b, 1.0 / b))
+        bg = Background(
+            np.asarray(background, dtype=float), np.full(b, 1.0 / b) if weights is None else weights
+        )
         v = coalition_values(f, np.asarray(X, dtype=float), all_masks(m), bg)
         values = exact_shapley(v, m)
         return Reference(values, np.zeros_like(values), "exact", 2**m * b)
@@ -75,6 +80,7 @@ def reference_values(
             rng=np.random.default_rng(seed),
             outputs=fx,
             background_outputs=fb,
+            weights=weights,
         )
         for seed in seeds
     ]

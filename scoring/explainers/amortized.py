@@ -22,31 +22,44 @@ from typing import Any
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+from scoring.background import Background, summarize
 from scoring.errors import UnsupportedModelError, ValidationError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explainers.kernel import KernelExplainer
 from scoring.explainers.permutation import permutation_shapley
 from scoring.explanation import Method
-from scoring.fidelity import fidelity_figures, noise_floor, reference_values
+from scoring.fidelity import (
+    AUDIT_EVALUATIONS_PER_ROW,
+    fidelity_figures,
+    noise_floor,
+    reference_values,
+    relative_l2,
+)
 
 # candidate ridge penalties and length-scales (multiples of the median distance between rows)
 ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 LENGTHSCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 # synthetic rows are interpolated between a row and one of this many nearest neighbours
 NEIGHBOURS = 10
+# every row of the kept background summary is the mean of at least this many training rows
+AUDIT_MIN_CLUSTER = 5
 
 
 class AmortizedExplainer(ScoringExplainer):
     """Shapley values from one forward pass of a fitted linear model plus one call of the model.
 
-    The background is the fit rows (a seeded draw of `max_background` when there are more); it
-    is kept, so that the values can be audited against a reference later (`background_`). The
+    The background is every fit row. Only a weighted k-means summary of it is kept
+    (`audit_background_`: at most `audit_background` centroids, each the mean of at least
+    AUDIT_MIN_CLUSTER training rows, never a training row itself), for auditing served values
+    against a reference later (`scoring.audit`). The
     training rows (at most `max_rows` of them) and `n_synthetic` extra rows are labelled by
     as many permutation samples each as `label_evaluations` model evaluations allow (8 to 1024);
     `n_components` random Fourier features make the basis. `holdout` of the rows (at most
     `max_holdout`) are kept out of the fit to measure fidelity against a reference costing at most
     `reference_evaluations` model evaluations, beside the `kernel` method with `kernel_budget`
-    and `kernel_background` on the same rows; `holdout=0` skips the measurement.
+    and `kernel_background` on the same rows, and beside the audit's reference over the summary
+    (what a later audit should find, and how far the summary moves the values); `holdout=0`
+    skips the measurement.
     The per-row error estimate (`stderr`) is the held-out RMSE of each feature's value.
     """
 
@@ -62,7 +75,7 @@ class AmortizedExplainer(ScoringExplainer):
         holdout: float = 0.2,
         max_holdout: int = 40,
         reference_evaluations: int = 1_000_000,
-        max_background: int = 1000,
+        audit_background: int = 100,
         kernel_budget: int = 512,
         kernel_background: int = 20,
         seed: int = 0,
@@ -74,7 +87,7 @@ class AmortizedExplainer(ScoringExplainer):
         self.holdout = holdout
         self.max_holdout = max_holdout
         self.reference_evaluations = reference_evaluations
-        self.max_background = max_background
+        self.audit_background = audit_background
         self.kernel_budget = kernel_budget
         self.kernel_background = kernel_background
         self.seed = seed
@@ -90,9 +103,9 @@ class AmortizedExplainer(ScoringExplainer):
         started = time.perf_counter()
         rng = np.random.default_rng(self.seed)
         f = self.output_
-        if len(X) > self.max_background:
-            X = X[np.sort(rng.choice(len(X), size=self.max_background, replace=False))]
-        self.background_ = X
+        self.audit_background_ = summarize(
+            X, self.audit_background, seed=self.seed, min_cluster_size=AUDIT_MIN_CLUSTER
+        )
         n = len(X)
         n_hold = min(self.max_holdout, round(self.holdout * n))
         order = rng.permutation(n)
@@ -189,8 +202,27 @@ class AmortizedExplainer(ScoringExplainer):
         started = time.perf_counter()
         kernel_values = kernel.explain(f.columns.to_model(held)).values
         kernel_seconds = (time.perf_counter() - started) / len(held)
+        summary = self.audit_background_
+        audit = reference_values(
+            f,
+            held,
+            summary.rows,
+            weights=summary.weights,
+            max_evaluations=AUDIT_EVALUATIONS_PER_ROW * len(held),
+            seeds=(self.seed + 2, self.seed + 3),
+        )
+        audit_errors = relative_l2(values, audit.values)
         return {
             "reference": {**reference.describe(), "noise_floor": noise_floor(reference)},
+            "audit": {
+                "background_rows": summary.size,
+                "reference": audit.kind,
+                "median_rel_l2": float(np.median(audit_errors)),
+                "p90_rel_l2": float(np.quantile(audit_errors, 0.9)),
+                "reference_noise_median": noise_floor(audit)["median_rel_l2"],
+                # how far summarizing the background moves the values from the full reference
+                "summary_shift_median_rel_l2": float(np.median(relative_l2(audit.values, reference.values))),
+            },
             "amortized": {**ours, "evaluations_per_row": 1, "seconds_per_row": ours_seconds},
             "kernel": {
                 **fidelity_figures(kernel_values, reference),
@@ -254,7 +286,8 @@ class AmortizedExplainer(ScoringExplainer):
             "coef": self.coef_,
             "share": self.share_,
             "stderr": self.stderr_,
-            "background": self.background_,
+            "audit_rows": self.audit_background_.rows,
+            "audit_weights": self.audit_background_.weights,
         }
 
     def _restore(self, arrays: dict[str, np.ndarray], extra: dict[str, Any]) -> None:
@@ -266,7 +299,7 @@ class AmortizedExplainer(ScoringExplainer):
         self.coef_ = arrays["coef"]
         self.share_ = arrays["share"]
         self.stderr_ = arrays["stderr"]
-        self.background_ = arrays["background"]
+        self.audit_background_ = Background(arrays["audit_rows"], arrays["audit_weights"])
         self._fold()
         self.fidelity_ = extra.get("fidelity", {})
         self.fit_info_ = extra.get("fit_info", {})

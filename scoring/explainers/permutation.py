@@ -28,9 +28,11 @@ def permutation_shapley(
     rng: np.random.Generator,
     outputs: np.ndarray | None = None,
     background_outputs: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     max_rows: int = MAX_ROWS_PER_CALL,
 ) -> np.ndarray:
-    """(n, M, K) estimates of the Shapley values of f at each row of X, uniform over `background`.
+    """(n, M, K) estimates of the Shapley values of f at each row of X, over `background`:
+    uniform, or with `weights` (summing to 1, e.g. a k-means summary's cluster shares).
 
     Costs n x n_permutations x (M - 1) model evaluations; `outputs` (f(X)) and
     `background_outputs` (f(background)) are computed when not given.
@@ -47,7 +49,7 @@ def permutation_shapley(
     order = np.argsort(rng.random((n, half, m)), axis=2)
     order = np.concatenate([order, order[:, :, ::-1]], axis=1)  # (n, P, M)
     rank = np.argsort(order, axis=2)  # rank[i, p, j]: the step at which feature j switches to x
-    dealt = _deal(len(background), n, half, rng)
+    dealt = _deal(len(background), n, half, rng) if weights is None else _deal_weighted(weights, n, half, rng)
     dealt = np.concatenate([dealt, dealt], axis=1)  # each reversed pair shares its background row
     values = np.empty((n, m, k))
     steps = np.arange(1, m)[None, None, :, None]
@@ -68,6 +70,15 @@ def permutation_shapley(
         step_gain = np.diff(np.concatenate(chain_parts, axis=2), axis=2)  # (count, P, M, K) by step
         values[rows] = np.take_along_axis(step_gain, rank[rows][..., None], axis=2).mean(axis=1)
     return values
+
+
+def _deal_weighted(weights: np.ndarray, n: int, per_row: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, per_row) background indices drawn in proportion to `weights`: systematic sampling
+    (one uniform offset per row, evenly spaced after it), shuffled within each row."""
+    cdf = np.cumsum(weights) / np.sum(weights)
+    u = (rng.random((n, 1)) + np.arange(per_row)) / per_row
+    picked = np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+    return rng.permuted(picked, axis=1)
 
 
 def _deal(n_background: int, n: int, per_row: int, rng: np.random.Generator) -> np.ndarray:

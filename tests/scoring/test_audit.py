@@ -4,6 +4,7 @@ on a broken explainer, and refused where there is nothing to audit."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from scoring import UnsupportedModelError, make_explainer
 from scoring.audit import Audit, audit_unavailable
 from scoring.background import Background
+from scoring.explainers import load_explainer
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.fidelity import relative_l2
 from tests.scoring.conftest import Problem
@@ -25,18 +27,39 @@ def amortized(multiclass: Problem) -> AmortizedExplainer:
 def test_errors_equal_the_error_against_brute_force_values(
     multiclass: Problem, amortized: AmortizedExplainer
 ) -> None:
-    background = multiclass.X[FRESH:]
-    # 2^8 coalitions x 260 background rows per row: the reference is exact
-    audit = Audit(amortized, evaluations_per_row=2**8 * len(background))
+    summary = amortized.audit_background_
+    # at most 100 centroids of the 260 fit rows, each the mean of at least 5, weighted by share
+    assert 20 <= summary.size <= 52 and (summary.weights * 260 >= 5 - 1e-9).all()
+    # 2^8 coalitions x 100 summary rows per row: the reference is exact
+    audit = Audit(amortized, evaluations_per_row=2**8 * summary.size)
     rows = multiclass.X[:6]
     errors = audit.check(rows)
-    truth, _ = multiclass.truth(Background(background, np.full(len(background), 1 / len(background))), rows)
+    truth, _ = multiclass.truth(Background(summary.rows, summary.weights), rows)
     np.testing.assert_allclose(errors, relative_l2(amortized.explain(rows).values, truth), rtol=1e-9)
-    summary = audit.summary()
-    assert summary["audited_rows"] == 6 and summary["window_rows"] == 6
-    assert summary["reference_noise_median"] == 0.0
-    assert summary["median_rel_l2"] == pytest.approx(float(np.median(errors)))
-    assert summary["expected_median_rel_l2"] == amortized.fidelity_["amortized"]["median_rel_l2"]
+    result = audit.summary()
+    assert result["audited_rows"] == 6 and result["window_rows"] == 6
+    assert result["reference_noise_median"] == 0.0
+    assert result["median_rel_l2"] == pytest.approx(float(np.median(errors)))
+    assert result["expected_median_rel_l2"] == amortized.fidelity_["audit"]["median_rel_l2"]
+
+
+def test_the_state_keeps_a_summary_not_the_training_rows(
+    multiclass: Problem, amortized: AmortizedExplainer, tmp_path: Path
+) -> None:
+    amortized.save(tmp_path / "state")
+    fit_rows = {row.tobytes() for row in multiclass.X}
+    for stored in (tmp_path / "state").glob("*.npy"):
+        array = np.load(stored, allow_pickle=False)
+        if array.ndim == 2 and array.shape[1] == multiclass.n_features:
+            assert not any(row.tobytes() in fit_rows for row in array), stored.name
+    loaded = load_explainer(tmp_path / "state", multiclass.model)
+    kept = loaded.audit_background_  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(kept.rows, amortized.audit_background_.rows)
+    np.testing.assert_array_equal(kept.weights, amortized.audit_background_.weights)
+    figures = amortized.fidelity_["audit"]
+    assert figures["background_rows"] == amortized.audit_background_.size
+    # the summary moves the values less than the amortized explainer's own error
+    assert figures["summary_shift_median_rel_l2"] < amortized.fidelity_["amortized"]["median_rel_l2"]
 
 
 def test_a_broken_explainer_shows(multiclass: Problem, amortized: AmortizedExplainer) -> None:

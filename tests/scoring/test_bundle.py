@@ -30,6 +30,7 @@ from scoring.feature_map import derive_feature_map
 from scoring.mapper import ColumnMapper
 from scoring.pipeline import accepted_inputs
 from scoring.schema import Schema
+from scoring.state import STATE_FILE
 from tests.tables import NUMERIC, mixed_frame, reference_preprocessor
 
 X, y = mixed_frame()
@@ -231,3 +232,19 @@ def test_a_model_fitted_on_arrays_is_given_arrays(recwarn: pytest.WarningsRecord
     bundle.predict(data.iloc[:3])
     bundle.explain(data.iloc[:3])
     assert not [w for w in recwarn if "feature names" in str(w.message)]
+
+
+def test_explainer_state_from_another_code_version_is_refused_by_name(saved: Path, tmp_path: Path) -> None:
+    """Digests match (the files are as written), but the state has a parameter this code lacks."""
+    import hashlib
+
+    path = _copy(saved, tmp_path / "b")
+    state = path / "explainer" / STATE_FILE
+    doc = json.loads(state.read_text())
+    doc["params"]["a_parameter_from_elsewhere"] = 1
+    state.write_text(json.dumps(doc))
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["files"][f"explainer/{STATE_FILE}"] = hashlib.sha256(state.read_bytes()).hexdigest()
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"explainer/ holds explainer state .*a_parameter_from"):
+        load_bundle(path)

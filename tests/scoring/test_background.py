@@ -1,0 +1,43 @@
+"""summarize: a weighted k-means summary; with min_cluster_size, no training row is kept as is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scoring.background import summarize
+
+
+def data(n: int = 120, seed: int = 0) -> np.ndarray:
+    X = np.random.default_rng(seed).normal(size=(n, 4))
+    X[0] = [40.0, -40.0, 40.0, -40.0]  # an outlier: k-means gives it a cluster of its own
+    return X
+
+
+def test_weights_are_cluster_shares_and_the_mean_is_kept() -> None:
+    X = data()
+    summary = summarize(X, 10)
+    assert summary.size == 10 and summary.weights.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(summary.weights @ summary.rows, X.mean(axis=0), atol=1e-12)
+
+
+def test_without_a_minimum_an_outlier_is_kept_as_it_is() -> None:
+    X = data()
+    assert any(np.array_equal(row, X[0]) for row in summarize(X, 30).rows)
+
+
+def test_with_a_minimum_every_row_is_a_mean_of_at_least_that_many() -> None:
+    X = data()
+    summary = summarize(X, 30, min_cluster_size=5)
+    counts = summary.weights * len(X)
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
+    assert (np.round(counts) >= 5).all() and summary.size <= 24
+    rows = {row.tobytes() for row in X}
+    assert not any(row.tobytes() in rows for row in summary.rows)
+    np.testing.assert_allclose(summary.weights @ summary.rows, X.mean(axis=0), atol=1e-12)
+    # fewer rows than the minimum: one row, their mean
+    few = summarize(X[:3], 30, min_cluster_size=5)
+    assert few.size == 1
+    np.testing.assert_allclose(few.rows[0], X[:3].mean(axis=0))
+    with pytest.raises(ValueError, match="numeric"):
+        summarize(X.astype(str).astype(object), 5, min_cluster_size=5)
