@@ -21,7 +21,7 @@ import numpy as np
 from scoring.errors import UnsupportedModelError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explanation import Method
-from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW, reference_values, relative_l2
+from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW, denoise, reference_values, relative_l2, relative_noise
 
 # the running figures are over this many most recently audited rows
 WINDOW = 500
@@ -94,9 +94,7 @@ class Audit:
             max_evaluations=self.evaluations_per_row * len(rows),
             seeds=seeds,
         )
-        errors = relative_l2(served.values, reference.values)
-        noise = relative_l2(reference.values + reference.noise, reference.values)  # ||noise|| / ||ref||
-        return errors, noise
+        return relative_l2(served.values, reference.values), relative_noise(reference)
 
     def record(self, errors: np.ndarray, noise: np.ndarray) -> None:
         self.errors.extend(errors.tolist())
@@ -120,7 +118,7 @@ class Audit:
         }
         if self.errors:
             errors, noise = np.asarray(self.errors), np.asarray(self.noise)
-            denoised = np.sqrt(np.maximum(errors**2 - noise**2, 0.0))
+            denoised = denoise(errors, noise)
             out.update(
                 median_rel_l2=float(np.median(errors)),
                 p90_rel_l2=float(np.quantile(errors, 0.9)),

@@ -112,8 +112,7 @@ def fidelity_figures(values: np.ndarray, reference: Reference) -> dict[str, floa
     """
     ref = reference.values
     err = relative_l2(values, ref)
-    noise = _row_norm(reference.noise) / np.maximum(_row_norm(ref), np.finfo(float).tiny)
-    denoised = np.sqrt(np.maximum(err**2 - noise**2, 0.0))
+    denoised = denoise(err, relative_noise(reference))
     a = np.moveaxis(np.abs(values), 1, -1).reshape(-1, values.shape[1])  # (n*K, M)
     r = np.moveaxis(np.abs(ref), 1, -1).reshape(-1, ref.shape[1])
     k = min(TOP_K, ref.shape[1])
@@ -135,9 +134,19 @@ def fidelity_figures(values: np.ndarray, reference: Reference) -> dict[str, floa
     }
 
 
+def relative_noise(reference: Reference) -> np.ndarray:
+    """Per row: the reference's own error estimate, relative L2 like `relative_l2` (zero when exact)."""
+    return _row_norm(reference.noise) / np.maximum(_row_norm(reference.values), np.finfo(float).tiny)
+
+
+def denoise(errors: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Errors with the reference's noise removed in quadrature (never below zero)."""
+    return np.sqrt(np.maximum(errors**2 - noise**2, 0.0))
+
+
 def noise_floor(reference: Reference) -> dict[str, float]:
     """The reference's own error, as relative L2 per row (zero for an exact reference)."""
-    noise = _row_norm(reference.noise) / np.maximum(_row_norm(reference.values), np.finfo(float).tiny)
+    noise = relative_noise(reference)
     return {"median_rel_l2": float(np.median(noise)), "p90_rel_l2": float(np.quantile(noise, 0.9))}
 
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
+
 DEFAULT_BUNDLE = "breast_cancer_svc:latest"
 
 T = TypeVar("T", int, float)
@@ -29,7 +31,7 @@ class Settings:
     batch_wait_ms: float = 0.0
     audit_fraction: float = 0.0
     audit_max_pending: int = 64
-    audit_evaluations: int = 25_000
+    audit_evaluations: int = AUDIT_EVALUATIONS_PER_ROW
 
     def __post_init__(self) -> None:
         positive = ("max_rows", "max_body_bytes", "batch_max_rows", "audit_max_pending", "audit_evaluations")

@@ -79,27 +79,27 @@ def choose_explainer(
     the method's default. `fit_evaluations` caps the model evaluations the amortized explainer
     spends on its labels (and half of it on its fidelity reference).
     """
-    fit = {"feature_names": feature_names, "class_names": class_names}
+
+    def fitted(chosen: Method) -> ScoringExplainer:
+        explainer = _build(chosen, n_background, budget, fit_evaluations, seed)
+        return explainer.fit(model, X, feature_names=feature_names, class_names=class_names)
+
     if method != "auto":
-        chosen = Method(method)
-        explainer = _build(chosen, n_background, budget, fit_evaluations, seed).fit(model, X, **fit)
-        return Choice(explainer, f"'{chosen}' was asked for")
+        return Choice(fitted(Method(method)), f"'{Method(method)}' was asked for")
     chosen = choose_method(model, X.shape[1])
     if chosen is not Method.AMORTIZED:
-        explainer = _build(chosen, n_background, budget, fit_evaluations, seed).fit(model, X, **fit)
-        return Choice(explainer, _STATIC_REASONS[chosen])
+        return Choice(fitted(chosen), _STATIC_REASONS[chosen])
     try:
-        amortized = _build(chosen, n_background, budget, fit_evaluations, seed).fit(model, X, **fit)
+        amortized = fitted(Method.AMORTIZED)
     except UnsupportedModelError as error:
-        kernel = _build(Method.KERNEL, n_background, budget, fit_evaluations, seed).fit(model, X, **fit)
-        return Choice(kernel, f"a black box; the amortized method does not apply ({error}): kernel")
+        return Choice(
+            fitted(Method.KERNEL), f"a black box; the amortized method does not apply ({error}): kernel"
+        )
     assert isinstance(amortized, AmortizedExplainer)
     picked, why = choose_black_box(amortized.fidelity_, tolerance=tolerance)
     reason = f"a black box with more than {EXACT_MAX_FEATURES} features; {why}"
-    if picked is Method.AMORTIZED:
-        return Choice(amortized, reason, amortized.fidelity_)
-    kernel = _build(Method.KERNEL, n_background, budget, fit_evaluations, seed).fit(model, X, **fit)
-    return Choice(kernel, reason, amortized.fidelity_)
+    explainer = amortized if picked is Method.AMORTIZED else fitted(Method.KERNEL)
+    return Choice(explainer, reason, amortized.fidelity_)
 
 
 _STATIC_REASONS = {
