@@ -1,0 +1,71 @@
+"""What the explained outputs are called: a classifier's classes, or a regressor's prediction(s).
+
+One home for the service's and the batch job's answers (`service.outputs` re-exports it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoring.bundle import Bundle
+from scoring.schema import plain_value
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The explainer's outputs, in order, and how the model's predictions map onto them.
+
+    A classifier's outputs are its classes, named as in the bundle (display names such as
+    "malignant" when training gave them, else the labels as text), in the order of the model's
+    `classes_` (its raw labels). A regressor's outputs have no class.
+    """
+
+    names: tuple[str, ...]
+    labels: tuple[Any, ...] | None  # the model's raw class labels (classes_), or None for a regressor
+
+    @classmethod
+    def of(cls, bundle: Bundle) -> Outputs:
+        names = tuple(str(n) for n in bundle.explainer.output_names_)
+        if bundle.schema.task != "classification":
+            return cls(names, None)
+        raw = getattr(bundle.model, "classes_", None)
+        labels = tuple(plain_value(c) for c in raw) if raw is not None else names
+        if len(labels) != len(names):
+            raise ValueError(f"the model has {len(labels)} classes but the explainer {len(names)} outputs")
+        return cls(names, labels)
+
+    @property
+    def classify(self) -> bool:
+        return self.labels is not None
+
+    def index(self, predicted: np.ndarray) -> np.ndarray:
+        """Each prediction's output index (-1 for a label the model never had); 0 for a regressor."""
+        if self.labels is None:
+            return np.zeros(len(predicted), dtype=int)
+        return np.asarray(pd.Index(self.labels).get_indexer(np.asarray(predicted)), dtype=int)
+
+    def classes(self, predicted: np.ndarray) -> list[Any]:
+        """Predictions as JSON values: class names for a classifier, numbers for a regressor."""
+        if self.labels is None:
+            return np.asarray(predicted).tolist()
+        idx = self.index(predicted)
+        plain = np.asarray(predicted).tolist()
+        return [self.names[k] if k >= 0 else plain_value(p) for k, p in zip(idx.tolist(), plain, strict=True)]
+
+    def find(self, value: Any) -> int | None:
+        """The output a caller means by `value`: a class name, a raw label, or either as text."""
+        for k, name in enumerate(self.names):
+            if isinstance(value, str) and value == name:
+                return k
+        for k, label in enumerate(self.labels or ()):
+            if type(value) is type(label) and value == label:
+                return k
+        text = str(value)
+        matches = [k for k, label in enumerate(self.labels or ()) if str(label) == text]
+        return matches[0] if len(matches) == 1 else None
+
+    def choices(self) -> list[str]:
+        return list(self.names)
