@@ -22,6 +22,7 @@ from scoring.explanation import Explanation, Level
 from scoring.feature_map import FeatureMap
 from scoring.pipeline import model_input
 from scoring.schema import Schema
+from scoring.signing import SIGNATURE, check_signature, write_signature
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -34,6 +35,9 @@ MODEL_SKOPS = "model.skops"
 MODEL_JOBLIB = "model.joblib"
 # Files a model store keeps beside the bundle's own (BentoML's model.yaml): not part of the bundle.
 STORE_FILES = frozenset({"model.yaml"})
+# Files outside the digests: the store's, and the manifest's signature (it signs the manifest).
+UNLISTED = STORE_FILES | {SIGNATURE}
+PICKLE_FORMATS = frozenset({"joblib"})
 
 # Libraries whose version must match exactly (the model's own code), and those where the
 # major.minor release must match (array and explainer code the state relies on).
@@ -125,9 +129,20 @@ def _dense(Z: Any) -> np.ndarray:
 
 
 # -- saving ----------------------------------------------------------------------------------------
-def save_bundle(path: str | Path, bundle: Bundle, *, files: dict[str, bytes] | None = None) -> dict[str, Any]:
+def save_bundle(
+    path: str | Path,
+    bundle: Bundle,
+    *,
+    files: dict[str, bytes] | None = None,
+    signing_key: bytes | None = None,
+) -> dict[str, Any]:
     """Write the bundle into the (empty or new) folder `path`; `files` adds extra files such as a
-    plot. Returns the manifest."""
+    plot; with `signing_key`, the manifest is signed (`scoring.signing`). Returns the manifest.
+
+    The model is written with skops (loading it runs no code; types beyond scikit-learn's must be
+    in TRUSTED_TYPES, which covers LightGBM and XGBoost). A model skops cannot hold safely (e.g. a
+    FunctionTransformer of your own function) falls back to joblib, a pickle: `load_bundle`
+    refuses it unless the reader opts in with `allow_pickle=True`."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     model_format = _save_model(bundle.model, path)
@@ -151,6 +166,8 @@ def save_bundle(path: str | Path, bundle: Bundle, *, files: dict[str, bytes] | N
         "files": _digests(path),
     }
     (path / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    if signing_key is not None:
+        write_signature(path, MANIFEST, signing_key)
     bundle.manifest = manifest
     return manifest
 
@@ -210,7 +227,7 @@ def _digests(path: Path) -> dict[str, str]:
     out = {}
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         rel = file.relative_to(path).as_posix()
-        if rel != MANIFEST and rel not in STORE_FILES:
+        if rel != MANIFEST and rel not in UNLISTED:
             out[rel] = hashlib.sha256(file.read_bytes()).hexdigest()
     return out
 
@@ -233,37 +250,79 @@ def manifest_digest(path: str | Path) -> str:
     return hashlib.sha256((Path(path) / MANIFEST).read_bytes()).hexdigest()
 
 
-def verify_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> dict[str, Any]:
-    """The manifest, once every file's digest and the library versions check out.
+def verify_bundle(
+    path: str | Path,
+    *,
+    manifest_sha256: str | None = None,
+    signing_key: bytes | None = None,
+    allow_pickle: bool = False,
+) -> dict[str, Any]:
+    """The manifest, once the signature, every file's digest, the model's format and the library
+    versions check out. Nothing in the bundle is executed.
 
     `manifest_sha256`, when given (e.g. from the model store's metadata), is checked against the
-    manifest itself, which otherwise only vouches for the other files.
+    manifest itself, which otherwise only vouches for the other files. With `signing_key`, the
+    bundle must carry a valid signature under it (whoever can write the store can re-seal the
+    digests, but not sign without the key). A pickled model (joblib) is refused unless
+    `allow_pickle`: unpickling runs whatever code the file holds.
     """
     path = Path(path)
     manifest_file = path / MANIFEST
     if not manifest_file.is_file():
         raise BundleError(f"no {MANIFEST} in {path}: not a bundle")
+    if signing_key is not None:
+        check_signature(path, MANIFEST, signing_key)
     if manifest_sha256 is not None and manifest_digest(path) != manifest_sha256:
         raise BundleError(
             f"bundle file {MANIFEST} has been modified: its sha256 does not match the one recorded "
             "when the bundle was stored"
         )
-    manifest = json.loads(manifest_file.read_text())
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise BundleError(
-            f"bundle format {manifest.get('format_version')} in {path}, this version reads {FORMAT_VERSION}"
-        )
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BundleError(f"{MANIFEST} in {path} is not valid JSON: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise BundleError(f"bundle format {found} in {path}, this version reads {FORMAT_VERSION}")
     actual = _digests(path)
-    for rel, digest in manifest["files"].items():
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        raise BundleError(f"{MANIFEST} in {path} lists no files")
+    for rel, digest in listed.items():
         if rel not in actual:
             raise BundleError(f"bundle file {rel} is missing from {path}")
         if actual[rel] != digest:
             raise BundleError(f"bundle file {rel} has been modified: its sha256 does not match the manifest")
-    extra = sorted(set(actual) - set(manifest["files"]))
+    extra = sorted(set(actual) - set(listed))
     if extra:
         raise BundleError(f"bundle holds files not in its manifest: {extra}")
+    _check_model_format(path, manifest.get("model_format"), allow_pickle=allow_pickle)
     _check_versions(manifest)
     return manifest
+
+
+def _check_model_format(path: Path, model_format: Any, *, allow_pickle: bool) -> None:
+    """Refuse a pickled model (unless allowed) and a skops file with types outside the allow-list,
+    before anything is loaded."""
+    if model_format in PICKLE_FORMATS:
+        if not allow_pickle:
+            raise BundleError(
+                f"{MODEL_JOBLIB} in {path} is a pickle, and loading a pickle runs whatever code it "
+                "holds: refused. Save the model in a format that executes nothing (skops; see "
+                "TRUSTED_TYPES), or, only if everyone who can write the model store is trusted, opt in "
+                "(the service's ALLOW_PICKLE_BUNDLES=true; load_bundle(..., allow_pickle=True))"
+            )
+        return
+    if model_format != "skops":
+        raise BundleError(f"unknown model format {model_format!r} in the manifest of {path}")
+    import skops.io as sio
+
+    try:
+        untrusted = set(sio.get_untrusted_types(file=path / MODEL_SKOPS)) - set(TRUSTED_TYPES)
+    except Exception as e:  # skops reads a zip and its JSON schema; anything else is not a model
+        raise BundleError(f"{MODEL_SKOPS} in {path} is not a skops file ({type(e).__name__}: {e})") from None
+    if untrusted:
+        raise BundleError(f"{MODEL_SKOPS} holds types outside the allow-list: {sorted(untrusted)}")
 
 
 def _check_versions(manifest: dict[str, Any]) -> None:
@@ -287,14 +346,24 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def load_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> Bundle:
-    """Verify and load a bundle; raises BundleError naming the file or library at fault.
+def load_bundle(
+    path: str | Path,
+    *,
+    manifest_sha256: str | None = None,
+    signing_key: bytes | None = None,
+    allow_pickle: bool = False,
+) -> Bundle:
+    """Verify (see `verify_bundle`) and load a bundle; raises BundleError naming the file or
+    library at fault.
 
     Pass the store's `manifest_sha256` (BentoML metadata key "manifest_sha256") to check the
-    manifest too.
+    manifest too, `signing_key` to require a valid signature, `allow_pickle=True` only to load a
+    pickled (joblib) model from a store everyone who can write is trusted.
     """
     path = Path(path)
-    manifest = verify_bundle(path, manifest_sha256=manifest_sha256)
+    manifest = verify_bundle(
+        path, manifest_sha256=manifest_sha256, signing_key=signing_key, allow_pickle=allow_pickle
+    )
     model = _load_model(path, manifest["model_format"])
     feature_map = None
     if (path / FEATURE_MAP).is_file():
@@ -322,17 +391,18 @@ def load_bundle(path: str | Path, *, manifest_sha256: str | None = None) -> Bund
 
 
 def _load_model(path: Path, model_format: str) -> Any:
+    """The model, its format already checked by `verify_bundle` (skops types, the pickle opt-in)."""
     if model_format == "skops":
         import skops.io as sio
 
         file = path / MODEL_SKOPS
-        untrusted = set(sio.get_untrusted_types(file=file)) - set(TRUSTED_TYPES)
-        if untrusted:
-            raise BundleError(f"{MODEL_SKOPS} holds types outside the allow-list: {sorted(untrusted)}")
-        return sio.load(file, trusted=sorted(set(sio.get_untrusted_types(file=file))))
-    if model_format == "joblib":
-        import joblib
+        try:
+            return sio.load(
+                file, trusted=sorted(set(sio.get_untrusted_types(file=file)) & set(TRUSTED_TYPES))
+            )
+        except Exception as e:
+            raise BundleError(f"{MODEL_SKOPS} in {path} cannot be loaded ({type(e).__name__}: {e})") from None
+    import joblib
 
-        # joblib unpickles: safe only because every byte was checked against the manifest above
-        return joblib.load(path / MODEL_JOBLIB)
-    raise BundleError(f"unknown model format {model_format!r} in the manifest")
+    # joblib unpickles: reached only when the reader opted in (allow_pickle), every byte digested
+    return joblib.load(path / MODEL_JOBLIB)

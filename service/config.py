@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
+from scoring.signing import signing_key_from
 
 DEFAULT_BUNDLE = "breast_cancer_svc:latest"
 
@@ -22,7 +23,10 @@ class Settings:
     (0: none; requests that arrive while one batch runs form the next); `audit_fraction`: share of
     served rows explained again against a high-accuracy reference in the background (0: off);
     `audit_max_pending`: rows waiting for the audit (more are dropped, and counted);
-    `audit_evaluations`: model evaluations the reference may spend per audited row."""
+    `audit_evaluations`: model evaluations the reference may spend per audited row;
+    `allow_pickle_bundles`: load a bundle whose model is a pickle (joblib), which runs code from
+    the store (off: such bundles are refused); `signing_key`: when set, only bundles signed with
+    it are served (`scoring.signing`)."""
 
     bundle: str = DEFAULT_BUNDLE
     max_rows: int = 1000
@@ -32,6 +36,8 @@ class Settings:
     audit_fraction: float = 0.0
     audit_max_pending: int = 64
     audit_evaluations: int = AUDIT_EVALUATIONS_PER_ROW
+    allow_pickle_bundles: bool = False
+    signing_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         positive = ("max_rows", "max_body_bytes", "batch_max_rows", "audit_max_pending", "audit_evaluations")
@@ -57,6 +63,8 @@ class Settings:
             audit_fraction=_number(environ, "AUDIT_FRACTION", default.audit_fraction, float),
             audit_max_pending=_number(environ, "AUDIT_MAX_PENDING", default.audit_max_pending, int),
             audit_evaluations=_number(environ, "AUDIT_EVALUATIONS", default.audit_evaluations, int),
+            allow_pickle_bundles=_flag(environ, "ALLOW_PICKLE_BUNDLES", default.allow_pickle_bundles),
+            signing_key=signing_key_from(environ),
         )
 
 
@@ -69,3 +77,16 @@ def _number(environ: Mapping[str, str], name: str, default: T, kind: type[T]) ->
     except ValueError:
         expected = "an integer" if kind is int else "a number"
         raise ValueError(f"environment variable {name} must be {expected}, got {raw!r}") from None
+
+
+FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return FLAGS[raw.strip().lower()]
+    except KeyError:
+        raise ValueError(f"environment variable {name} must be one of {sorted(FLAGS)}, got {raw!r}") from None

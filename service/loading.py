@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scoring.bundle import MANIFEST, Bundle, load_bundle
+from scoring.bundle import MANIFEST, Bundle, load_bundle, verify_bundle
 from scoring.errors import BundleError
 
 MANIFEST_DIGEST_KEY = "manifest_sha256"
@@ -52,11 +52,28 @@ def check_manifest_digest(path: str | Path, metadata: Mapping[str, Any]) -> None
 
 
 def load_served_bundle(
-    path: str | Path, metadata: Mapping[str, Any], *, name: str, version: str
+    path: str | Path,
+    metadata: Mapping[str, Any],
+    *,
+    name: str,
+    version: str,
+    signing_key: bytes | None = None,
+    allow_pickle: bool = False,
 ) -> ServedBundle:
-    """Check the store's manifest digest, then verify (digests, library versions) and load."""
+    """Check the store's manifest digest, then verify (signature when `signing_key` is given,
+    digests, no pickle unless `allow_pickle`, library versions) and load."""
     check_manifest_digest(path, metadata)
-    return ServedBundle(bundle=load_bundle(path), name=name, version=version, path=Path(path))
+    bundle = load_bundle(path, signing_key=signing_key, allow_pickle=allow_pickle)
+    return ServedBundle(bundle=bundle, name=name, version=version, path=Path(path))
+
+
+def verify_served_bundle(
+    path: str | Path, metadata: Mapping[str, Any], *, signing_key: bytes | None, allow_pickle: bool
+) -> None:
+    """Every check `load_served_bundle` makes before it loads anything (nothing in the bundle
+    runs): cheap enough for the `bentoml serve` process before any worker starts."""
+    check_manifest_digest(path, metadata)
+    verify_bundle(path, signing_key=signing_key, allow_pickle=allow_pickle)
 
 
 def manifest_digest(path: str | Path) -> str:

@@ -44,6 +44,7 @@ from service.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from service.startup import exit_on_bundle_error
 
 # a bentoml.* name: bentoml serve drops records of other loggers below WARNING
 logger = logging.getLogger("bentoml.service.explained_model")
@@ -78,8 +79,16 @@ class ExplainedModel:
 
     def __init__(self) -> None:
         stored = self.bundle_model
-        served = load_served_bundle(
-            stored.path, stored.info.metadata, name=stored.tag.name, version=str(stored.tag.version)
+        served = exit_on_bundle_error(
+            lambda: load_served_bundle(
+                stored.path,
+                stored.info.metadata,
+                name=stored.tag.name,
+                version=str(stored.tag.version),
+                signing_key=SETTINGS.signing_key,
+                allow_pickle=SETTINGS.allow_pickle_bundles,
+            ),
+            tag=str(stored.tag),
         )
         self.settings = SETTINGS
         self.bundle = served.bundle

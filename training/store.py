@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scoring.bundle import Bundle, load_bundle, manifest_digest, save_bundle
+from scoring.signing import signing_key_from
 
 MANIFEST_KEY = "manifest_sha256"
 
@@ -20,23 +21,27 @@ def save_to_store(
     files: dict[str, bytes] | None = None,
     labels: dict[str, str] | None = None,
     metadata: dict[str, Any] | None = None,
+    signing_key: bytes | None = None,
 ) -> tuple[str, Path]:
     """Write `bundle` as a new version of the BentoML model `name`; returns (tag, folder).
 
     The bundle is written and checked in a scratch folder first, so that the manifest's sha256
-    can go into the model's metadata, then copied into the store.
+    can go into the model's metadata, then copied into the store. It is signed with
+    `signing_key`, by default the key in BUNDLE_SIGNING_KEY / BUNDLE_SIGNING_KEY_FILE if set.
     """
     import bentoml
 
+    key = signing_key if signing_key is not None else signing_key_from()
     with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
         folder = Path(scratch) / "bundle"
-        manifest = save_bundle(folder, bundle, files=files)
+        manifest = save_bundle(folder, bundle, files=files, signing_key=key)
         info = {
             **(metadata or {}),
             MANIFEST_KEY: manifest_digest(folder),
             "bundle_format": manifest["format_version"],
             "explainer": manifest["explainer"],
             "libraries": manifest["libraries"],
+            "signed": key is not None,
         }
         with bentoml.models.create(name, labels=labels or {}, metadata=info) as model:
             shutil.copytree(folder, model.path, dirs_exist_ok=True)

@@ -181,7 +181,9 @@ def test_a_model_skops_cannot_hold_safely_falls_back_to_joblib(tmp_path: Path) -
     bundle = Bundle(model, make_explainer(model, data, "exact", n_background=5), _schema(model, data))
     manifest = save_bundle(tmp_path / "b", bundle)
     assert manifest["model_format"] == "joblib" and (tmp_path / "b" / MODEL_JOBLIB).is_file()
-    loaded = load_bundle(tmp_path / "b")
+    with pytest.raises(BundleError, match=r"model\.joblib .*pickle.*refused.*ALLOW_PICKLE_BUNDLES"):
+        load_bundle(tmp_path / "b")
+    loaded = load_bundle(tmp_path / "b", allow_pickle=True)
     np.testing.assert_allclose(loaded.explain(data.iloc[:3]).values, bundle.explain(data.iloc[:3]).values)
 
 
