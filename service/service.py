@@ -44,12 +44,13 @@ from service.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from service.startup import exit_on_bundle_error
+from service.startup import arm_supervisor, exit_on_bundle_error
 
 # a bentoml.* name: bentoml serve drops records of other loggers below WARNING
 logger = logging.getLogger("bentoml.service.explained_model")
 
 SETTINGS = Settings.from_env()
+arm_supervisor()  # a worker that cannot load its bundle stops `bentoml serve` (exit 1), see service.startup
 INTERNAL_ERROR = "internal error: the server could not answer this request; details are in its log"
 
 
