@@ -64,7 +64,7 @@ def serve_until_exit(
 
 def tampered_home(stored: tuple[str, Path], tmp_path: Path, change: Callable[[Path], None]) -> Path:
     """A copy of the module's store with the bundle changed by `change`."""
-    tag, folder = stored
+    folder = stored[1]
     home = folder.parents[2]
     copy = tmp_path / "home"
     shutil.copytree(home / "models", copy / "models")
