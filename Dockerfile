@@ -1,30 +1,51 @@
-# The service with the default bundle (breast-cancer SVC) trained into the image, on port 3000.
-#   docker build -t explained-model .   (or: buildah build -t explained-model .)
-#   docker run --rm -p 3000:3000 explained-model
+# The service and one bundle, on port 3000.
+#   docker build -t explained-model .                       # the default bundle, trained here
+#   bentoml models export my_model:latest bundles/          # or any bundle of yours:
+#   docker build --build-arg BUNDLE=my_model:latest -t my-model .
+#   docker run --rm -p 3000:3000 my-model
+# (buildah build ... works the same.) Two stages: the first imports (or trains) the bundle with
+# the full dependencies; the image itself holds only what serving needs: the service and engine
+# code, that bundle, the service's dependencies and the bundle's model library, as a non-root user.
 ARG BASE_IMAGE=python:3.11-slim
-FROM ${BASE_IMAGE}
 
+FROM ${BASE_IMAGE} AS bundle
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    BENTOML_DO_NOT_TRACK=true \
+    BENTOML_HOME=/build/bentoml \
+    MPLCONFIGDIR=/tmp/matplotlib
+WORKDIR /build/src
+COPY requirements.lock pyproject.toml ./
+RUN pip install -r requirements.lock
+COPY scoring/ scoring/
+COPY training/ training/
+COPY service/ service/
+COPY bundles/ bundles/
+ARG BUNDLE=breast_cancer_svc:latest
+RUN python -m training.image --bundle "${BUNDLE}" --imports bundles --out /build/image
+
+FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     BENTOML_DO_NOT_TRACK=true \
     BENTOML_HOME=/home/app/bentoml \
-    MPLCONFIGDIR=/tmp/matplotlib
-
+    OMP_NUM_THREADS=1 \
+    OPENBLAS_NUM_THREADS=1
 RUN useradd --create-home --uid 10001 app
 WORKDIR /home/app/src
-
-# dependencies first: this layer is reused while only the code changes
 COPY requirements.lock ./
-RUN pip install -r requirements.lock
-
+COPY --from=bundle /build/image/requirements.txt ./requirements-serve.txt
+RUN pip install -c requirements.lock -r requirements-serve.txt \
+ && rm -rf /root/.cache requirements.lock requirements-serve.txt
 COPY scoring/ scoring/
-COPY training/ training/
 COPY service/ service/
+COPY --from=bundle --chown=app /build/image/models /home/app/bentoml/models
+ARG BUNDLE=breast_cancer_svc:latest
+ENV BUNDLE=${BUNDLE}
 USER app
-# the default bundle (`breast_cancer_svc`) into the image's model store; no Bento is built
-RUN python -m training --no-build --quiet
 
 # readiness: GET /readyz (liveness /livez)
 EXPOSE 3000

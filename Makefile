@@ -10,15 +10,21 @@ export BENTOML_DO_NOT_TRACK := true
 
 setup: $(STAMP)
 
+# the pinned dependencies, then the project itself (editable: `import training` and the
+# console scripts work from any directory with .venv's python)
 $(STAMP): requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# `make train` always trains (a new version of the default bundle); `make serve` trains only
+# when the model store has no default bundle yet
 train: setup
 	$(BIN)/python -m training
 
-serve: train
+serve: setup
+	$(BIN)/bentoml models get breast_cancer_svc:latest >/dev/null 2>&1 || $(BIN)/python -m training
 	$(BIN)/bentoml serve service:ExplainedModel --host $${HOST:-127.0.0.1} --port $${PORT:-3000}
 
 lint: setup
@@ -38,7 +44,7 @@ bench: setup
 
 # refresh the locks after editing pyproject.toml's dependencies
 lock: setup
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra train --extra lightgbm --extra xgboost --extra batch --python-version 3.11 -q -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q -o requirements-dev.lock
 
 clean:

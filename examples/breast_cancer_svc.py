@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 
 import training
 
-NAME = "breast_cancer_svc"
+NAME = "example_breast_cancer_svc"  # its own name: the service's default bundle stays untouched
 
 
 def main(argv: list[str] | None = None) -> training.SavedBundle:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> training.SavedBundle:
         print(f"row {row}: P(benign) = {explanation.outputs[row, 1]:.3f}; top features {top}")
 
     if args.build:
-        print("bento:", training.build_bento())
+        print("bento:", training.build_bento(saved.tag))
     return saved
 
 

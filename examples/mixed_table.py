@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict[str, training.SavedBundle]:
     print(f"both add up to the same log-odds change: {total_raw:+.4f} = {total_engineered:+.4f}")
 
     if args.build:
-        print("bento:", training.build_bento())
+        print("bento:", training.build_bento(saved["churn_logistic"].tag))
     return saved
 
 

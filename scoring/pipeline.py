@@ -198,8 +198,16 @@ def takes_missing(steps: list[Any] | None, estimator: Any) -> bool:
     if steps is None:
         return True  # dropped: its value is never used
     if steps:
-        return isinstance(steps[0], IMPUTERS)
+        first = steps[0]
+        if isinstance(first, OrdinalEncoder) and _is_nan(first.encoded_missing_value):
+            # missing values become NaN codes: fine when every later step and the estimator take NaN
+            return len(steps) == 1 and _allows_nan(estimator)
+        return isinstance(first, IMPUTERS)
     return _allows_nan(estimator)
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)
 
 
 def takes_unseen(steps: list[Any] | None) -> bool:

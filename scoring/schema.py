@@ -37,8 +37,11 @@ class Feature:
     accepts_unseen: bool = False
 
     def check(self, value: Any, row: int) -> Any:
-        """The value in model form, or a ValidationError naming the row and this feature."""
-        if value is None:
+        """The value in model form, or a ValidationError naming the row and this feature.
+
+        A nullable feature takes null and NaN (what `json.dumps` writes for a pandas NaN) as
+        missing; elsewhere NaN is an error like any other non-finite number."""
+        if value is None or (self.nullable and isinstance(value, float) and math.isnan(value)):
             if self.nullable:
                 return np.nan if self.kind is not Kind.CATEGORY else None
             raise ValidationError("expected a value, got null", row=row, field=self.name)
@@ -130,9 +133,12 @@ class Schema:
                     field=str(unknown[0]),
                 )
             for f in self.features:
-                if f.name not in row:
+                if f.name in row:
+                    columns[f.name].append(f.check(row[f.name], i))
+                elif f.nullable:  # an omitted nullable feature is a missing value
+                    columns[f.name].append(f.check(None, i))
+                else:
                     raise ValidationError("missing feature", row=i, field=f.name)
-                columns[f.name].append(f.check(row[f.name], i))
         return self._frame(columns)
 
     def _frame(self, columns: dict[str, list[Any]]) -> pd.DataFrame:

@@ -9,8 +9,7 @@ from typing import TypeVar
 
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
 from scoring.signing import signing_key_from
-
-DEFAULT_BUNDLE = "breast_cancer_svc:latest"
+from service.bundle_ref import DEFAULT_BUNDLE, bundle_tag
 
 T = TypeVar("T", int, float)
 
@@ -51,11 +50,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Settings from BUNDLE, MAX_ROWS, MAX_BODY_BYTES, BATCH_MAX_ROWS, BATCH_WAIT_MS,
-        AUDIT_FRACTION, AUDIT_MAX_PENDING and AUDIT_EVALUATIONS."""
+        """Settings from BUNDLE (else the Bento's own bundle), MAX_ROWS, MAX_BODY_BYTES,
+        BATCH_MAX_ROWS, BATCH_WAIT_MS, AUDIT_FRACTION, AUDIT_MAX_PENDING, AUDIT_EVALUATIONS,
+        ALLOW_PICKLE_BUNDLES and BUNDLE_SIGNING_KEY / BUNDLE_SIGNING_KEY_FILE."""
         default = cls()
         return cls(
-            bundle=environ.get("BUNDLE") or default.bundle,
+            bundle=bundle_tag(environ),
             max_rows=_number(environ, "MAX_ROWS", default.max_rows, int),
             max_body_bytes=_number(environ, "MAX_BODY_BYTES", default.max_body_bytes, int),
             batch_max_rows=_number(environ, "BATCH_MAX_ROWS", default.batch_max_rows, int),

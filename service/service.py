@@ -22,6 +22,7 @@ from scoring.errors import ValidationError
 from scoring.explanation import Level
 from service.audit import ServiceAudit
 from service.batching import Job, MicroBatcher, Outcome, join_outcomes, run_jobs, split_job
+from service.bundle_ref import exit_unless_servable, starts_a_server
 from service.config import Settings
 from service.dashboard.app import build_dashboard_app
 from service.limits import RequestGuard
@@ -51,6 +52,8 @@ logger = logging.getLogger("bentoml.service.explained_model")
 
 SETTINGS = Settings.from_env()
 arm_supervisor()  # a worker that cannot load its bundle stops `bentoml serve` (exit 1), see service.startup
+if starts_a_server():
+    exit_unless_servable(SETTINGS.bundle)
 INTERNAL_ERROR = "internal error: the server could not answer this request; details are in its log"
 
 

@@ -42,3 +42,20 @@ def reference_preprocessor() -> ColumnTransformer:
         ]
     )
     return ColumnTransformer([("num", numbers, NUMERIC), ("cat", categories, CATEGORICAL)])
+
+
+def user_table(n: int = 20_000, *, n_numbers: int = 4, seed: int = 0) -> pd.DataFrame:
+    """A user's own table, as a CSV would hold it: numbers with gaps, an integer count, two text
+    categories (one with gaps), a boolean-like text flag and a binary text label `churned`
+    (with a few missing labels when asked through `with_missing_labels`)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"num_{j}": rng.normal(j, 1 + j, n) for j in range(n_numbers)})
+    frame["calls"] = rng.integers(0, 12, n)
+    frame["region"] = rng.choice(["north", "south", "east", "west"], n).astype(object)
+    frame["plan"] = rng.choice(["basic", "plus", "premium"], n, p=[0.5, 0.3, 0.2]).astype(object)
+    logit = 0.6 * frame["num_0"] - 0.2 * frame["num_1"] + 0.25 * frame["calls"] - 1.5
+    logit = logit + (frame["plan"] == "premium") * 1.0 - (frame["region"] == "west") * 0.8
+    frame["churned"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    for column, share in (("num_0", 0.08), ("num_2", 0.15), ("region", 0.05)):
+        frame.loc[rng.random(n) < share, column] = None
+    return frame

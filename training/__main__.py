@@ -13,9 +13,12 @@ from typing import Any
 
 from scoring.explainers import EXPLAINERS
 from scoring.sample import MAX_ROWS as MAX_SAMPLE_ROWS
-from training.models import FAMILIES
+from training.models import CSV_FAMILY, FAMILIES
+from training.package import MAX_EXPLAIN_ROWS
 
 DEFAULT_NAME = "breast_cancer_svc"
+# tables with more training rows than this get a time estimate before the model and explainer fits
+LARGE_TABLE_ROWS = 5000
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,10 +32,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--csv", metavar="PATH", help="a CSV file to train on (default: breast cancer)")
     data.add_argument("--target", metavar="COLUMN", help="the label column of --csv")
     data.add_argument("--task", choices=("auto", "classification", "regression"), default="auto")
+    data.add_argument(
+        "--drop-missing-target",
+        action="store_true",
+        help="leave out rows whose target is missing (default: stop with an error)",
+    )
     data.add_argument("--test-size", type=float, default=0.2, help="share of rows held out (default 0.2)")
     data.add_argument("--seed", type=int, default=0, help="random_state of the split, model and explainer")
     model = parser.add_argument_group("model and explainer")
-    model.add_argument("--model", choices=FAMILIES, default="svc", help="model family (default svc)")
+    model.add_argument(
+        "--model",
+        choices=FAMILIES,
+        help=f"model family (default: svc for the built-in data, {CSV_FAMILY} for --csv)",
+    )
     methods = ["auto", *(str(m) for m in EXPLAINERS)]
     model.add_argument("--explainer", choices=methods, default="auto", help="explainer method (default auto)")
     model.add_argument("--budget", type=int, help="coalitions per row for sampled explainers (kernel)")
@@ -46,12 +58,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument(
         "--importance-rows",
         type=int,
-        help="rows for global importance (default: all for linear/tree, else 50)",
+        help="rows for global importance (default: all for linear/tree/amortized, else 50; "
+        "at most --max-explain-rows)",
+    )
+    model.add_argument(
+        "--max-explain-rows",
+        type=int,
+        default=MAX_EXPLAIN_ROWS,
+        help="training rows a model-agnostic explainer is fitted on, and rows global importance "
+        f"covers, at most (a seeded sample; default {MAX_EXPLAIN_ROWS:,})",
     )
     model.add_argument("--fidelity-rows", type=int, default=10, help="rows compared with the reference")
     out = parser.add_argument_group("output")
     out.add_argument(
-        "--name", help=f"bundle (BentoML model) name (default {DEFAULT_NAME} for the default data)"
+        "--name",
+        help=f"bundle (BentoML model) name (default {DEFAULT_NAME} for the built-in data, "
+        "<file>_<target>_<model> for --csv); an existing name gets a new version",
     )
     out.add_argument("--no-build", action="store_true", help="save the bundle but do not build the Bento")
     out.add_argument(
@@ -67,6 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.csv is None) != (args.target is None):
         parser.error("--csv and --target go together")
+    if args.model is None:
+        args.model = "svc" if args.csv is None else CSV_FAMILY
     return args
 
 
@@ -74,108 +98,129 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # the reference SVC(probability=True) is announced for removal in scikit-learn 1.11 (pinned here)
     warnings.filterwarnings("ignore", message=".*probability.*", category=FutureWarning)
-    from tqdm.auto import tqdm
-
     import training
     from training import data as datasets
+    from training import estimate
     from training.models import make_model
 
     progress = not args.quiet
-    with tqdm(total=4, desc="training", unit="step", disable=not progress, leave=False) as steps:
-        steps.set_postfix_str("loading data")
-        dataset = (
-            datasets.load_default()
-            if args.csv is None
-            else datasets.load_csv(args.csv, args.target, task=args.task)
+    dataset = (
+        datasets.load_default()
+        if args.csv is None
+        else datasets.load_csv(
+            args.csv, args.target, task=args.task, drop_missing_target=args.drop_missing_target
         )
-        name = args.name or (DEFAULT_NAME if args.csv is None else f"{dataset.name}_{args.model}")
-        parts = datasets.split(dataset, test_size=args.test_size, seed=args.seed)
-        steps.update()
+    )
+    name = args.name or (
+        DEFAULT_NAME if args.csv is None else datasets.bundle_name(dataset.name, dataset.target, args.model)
+    )
+    parts = datasets.split(dataset, test_size=args.test_size, seed=args.seed)
+    model = make_model(args.model, dataset.X, task=dataset.task, seed=args.seed)
 
-        steps.set_postfix_str(f"fitting {args.model}")
-        model = make_model(args.model, dataset.X, task=dataset.task, seed=args.seed)
-        start = time.perf_counter()
+    fit_estimate = None
+    if len(parts.X_train) > LARGE_TABLE_ROWS:
+        fit_estimate = estimate.model_fit(args.model, model, parts.X_train, parts.y_train, seed=args.seed)
+        if fit_estimate.long:
+            print(fit_estimate.warning(), file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    seconds = fit_estimate.seconds if fit_estimate else 1.0
+    with estimate.timed_bar(f"fitting {args.model}", seconds, enabled=progress):
         model.fit(parts.X_train, parts.y_train)
-        fit_seconds = time.perf_counter() - start
-        steps.update()
+    fit_seconds = time.perf_counter() - start
+    _warn_about_explainer(args, model, parts.X_train)
 
-        steps.set_postfix_str("explainer, evaluation, bundle")
-        saved = training.save_model(
-            name,
-            model,
-            parts.X_train,
-            X_eval=parts.X_test,
-            y_eval=parts.y_test,
-            class_names=dataset.class_names,
-            target=dataset.target,
-            explainer=args.explainer,
-            budget=args.budget,
-            n_background=args.background,
-            fit_evaluations=args.fit_evaluations,
-            importance_rows=args.importance_rows,
-            fidelity_rows=args.fidelity_rows,
-            sample_rows=args.sample_rows,
-            omit_sample="left out at training time (--no-sample)" if args.no_sample else None,
-            labels={"family": args.model, "data": dataset.name},
-            seed=args.seed,
-            progress=progress,
-        )
-        steps.update()
+    saved = training.save_model(
+        name,
+        model,
+        parts.X_train,
+        X_eval=parts.X_test,
+        y_eval=parts.y_test,
+        class_names=dataset.class_names,
+        target=dataset.target,
+        explainer=args.explainer,
+        budget=args.budget,
+        n_background=args.background,
+        fit_evaluations=args.fit_evaluations,
+        importance_rows=args.importance_rows,
+        max_explain_rows=args.max_explain_rows,
+        fidelity_rows=args.fidelity_rows,
+        sample_rows=args.sample_rows,
+        omit_sample="left out at training time (--no-sample)" if args.no_sample else None,
+        labels={"family": args.model, "data": dataset.name},
+        seed=args.seed,
+        progress=progress,
+    )
 
-        bento: str | None = None
-        build_note = "skipped (--no-build)"
-        if not args.no_build:
-            steps.set_postfix_str("building the Bento")
-            reason = training.bento.missing_service()
-            if reason is not None:
-                build_note = f"skipped: {reason} (the service is not written yet)"
-            else:
-                bento = training.build_bento()
-        steps.update()
-    print(summary(saved, dataset, fit_seconds=fit_seconds, bento=bento, build_note=build_note, name=name))
+    bento: str | None = None
+    build_note = "skipped (--no-build)"
+    if not args.no_build:
+        reason = training.bento.missing_service()
+        if reason is not None:
+            build_note = f"skipped: {reason}"
+        else:
+            with estimate.timed_bar("building the Bento", 5.0, enabled=progress):
+                bento = training.build_bento(saved.tag)
+    print(summary(saved, dataset, fit_seconds=fit_seconds, bento=bento, build_note=build_note))
     return 0
 
 
-def summary(
-    saved: Any, dataset: Any, *, fit_seconds: float, bento: str | None, build_note: str, name: str
-) -> str:
+def _warn_about_explainer(args: argparse.Namespace, model: Any, X: Any) -> None:
+    """Before a long explainer fit (a black box's amortized explainer), say how long, and the levers."""
+    from scoring import Method
+    from scoring.explainers import choose_method
+    from training import estimate
+    from training.plan import fit_rows, plan_explanation
+
+    if len(X) <= LARGE_TABLE_ROWS and (args.fit_evaluations or 0) <= 2_000_000:
+        return
+    plan = plan_explanation(model, list(X.columns))
+    rows = fit_rows(model, plan, X.iloc[: min(len(X), 512)])
+    method = choose_method(plan.target, rows.shape[1]) if args.explainer == "auto" else Method(args.explainer)
+    found = estimate.explainer_fit(method, plan.target, rows, fit_evaluations=args.fit_evaluations)
+    if found is not None and found.long:
+        print(found.warning(), file=sys.stderr, flush=True)
+
+
+def summary(saved: Any, dataset: Any, *, fit_seconds: float, bento: str | None, build_note: str) -> str:
     report = saved.report
     explainer = report["explainer"]
+    data = report["data"]
+    name, version = saved.tag.split(":")
+    dropped = f"; {dataset.dropped_rows} rows without a target left out" if dataset.dropped_rows else ""
     lines = [
         f"Trained {report['model'].rsplit('.', 1)[-1]} on {dataset.name}: "
-        f"{report['data']['train_rows']} training rows, {report['data'].get('eval_rows', 0)} test rows, "
-        f"{report['data']['raw_features']} raw / {report['data']['engineered_features']} engineered features "
-        f"(fit {fit_seconds:.1f} s)",
+        f"{data['train_rows']} training rows, {data.get('eval_rows', 0)} test rows, "
+        f"{data['raw_features']} raw / {data['engineered_features']} engineered features "
+        f"(fit {fit_seconds:.1f} s){dropped}",
         "  metrics     " + ("  ".join(f"{k} {v:.3f}" for k, v in report["metrics"].items()) or "none"),
         f"  explainer   {explainer['method']} ({_params(explainer['params'])}) "
         f"in {explainer['space']} space, levels {'+'.join(explainer['levels'])}",
         f"              explains {explainer['explains']}",
         f"              chosen: {explainer['chosen_because']}",
+        f"              fitted on {data['explainer_rows']} of {data['train_rows']} training rows "
+        f"(--max-explain-rows {data['max_explain_rows']})",
         f"  fidelity    {_fidelity(report['fidelity'])}",
         f"  importance  {_top(report['global_importance'])}",
         f"  timings     fit explainer {report['timings']['fit_explainer_s']:.1f} s, "
         f"explain {report['timings']['explain_ms_per_row']:.1f} ms/row, "
         f"fidelity {report['timings']['fidelity_s']:.1f} s",
-        f"  bundle      {saved.tag}",
+        f"  bundle      {saved.tag}   (name {name}, version {version})",
         f"              {saved.path}",
         f"  bento       {bento or build_note}",
         "",
-        "Next:",
+        "Next (from the repository, or with .venv/bin/ on the PATH):",
     ]
-    if bento is None and "--no-build" not in build_note:
-        lines.append(
-            "  python -m training      # again once service/ and bentofile.yaml exist, to build the Bento"
-        )
-    elif bento is None:
-        lines.append("  python -m training.bento  # or training.build_bento(): build the Bento")
-    # the service serves BUNDLE (default breast_cancer_svc:latest)
-    serve = "bentoml serve service:ExplainedModel --host 127.0.0.1 --port 3000"
-    lines += [
-        f"  {serve}" if name == DEFAULT_NAME else f"  BUNDLE={name}:latest {serve}",
-        f"  bentoml models get {saved.tag}   # the bundle's metadata",
-    ]
+    host = "--host 127.0.0.1 --port 3000"
     if bento is not None:
-        lines.append(f"  bentoml containerize {bento}   # needs a container engine")
+        lines.append(f"  bentoml serve {bento} {host}   # serves {saved.tag}")
+    else:
+        lines.append(f"  python -m training.bento {saved.tag}   # build its Bento")
+        lines.append(f"  BUNDLE={saved.tag} bentoml serve service:ExplainedModel {host}")
+    lines += [
+        f"  bentoml models get {saved.tag}   # the bundle's metadata",
+        f"  bentoml models export {saved.tag} bundles/   # then: docker build --build-arg "
+        f"BUNDLE={saved.tag} -t {name} .",
+    ]
     return "\n".join(lines)
 
 
@@ -211,7 +256,8 @@ def _top(importance: dict[str, Any], k: int = 3) -> str:
     return ", ".join(f"{n} {v:.3g}" for n, v in ranked[:k]) + f"  (raw, mean |value|, {gi['rows']} rows)"
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The command line (`python -m training`, or the `explained-train` script)."""
     from scoring.errors import ScoringError
     from training.bento import BuildError
 
@@ -221,3 +267,7 @@ if __name__ == "__main__":
         # a bad CSV, target, option combination or build: say what, without a traceback
         print(f"python -m training: error: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

@@ -34,13 +34,20 @@ def missing_service(project_dir: str | Path = PROJECT_DIR, *, bentofile: str = B
 
 
 def build_bento(
-    project_dir: str | Path = PROJECT_DIR, *, bentofile: str = BENTOFILE, timeout: float = 600
+    tag: str | None = None,
+    *,
+    project_dir: str | Path = PROJECT_DIR,
+    bentofile: str = BENTOFILE,
+    timeout: float = 600,
 ) -> str:
-    """Run `bentoml build` on `project_dir` and return the Bento's tag.
+    """Build the Bento that serves bundle `tag` (a model-store tag; `name` means its latest
+    version) and return the Bento's tag. The Bento packs exactly that version and serves it
+    by default (`bentoml serve <bento tag>`, no environment needed; `BUNDLE` still overrides).
+    Without `tag`, the service's own choice: `BUNDLE`, else `breast_cancer_svc:latest`.
 
-    Runs in a subprocess (the service module is imported by the build, and BentoML reads its
-    home from the environment), with usage tracking off. Offline it needs the bentofile to set
-    `python.lock_packages: false`; uv comes from the dev requirements.
+    Runs `bentoml build` in a subprocess (the service module is imported by the build, and
+    BentoML reads its home from the environment), with usage tracking off. Offline it needs the
+    bentofile to set `python.lock_packages: false`; uv comes from the dev requirements.
     """
     project_dir = Path(project_dir)
     reason = missing_service(project_dir, bentofile=bentofile)
@@ -48,6 +55,8 @@ def build_bento(
         raise BuildError(f"cannot build a Bento: {reason}")
     command = [sys.executable, "-m", "bentoml", "build", str(project_dir), "-f", bentofile, "-o", "tag"]
     env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true"}
+    if tag is not None:
+        env["BUNDLE"] = stored_version(tag)
     try:
         done = subprocess.run(
             command, cwd=project_dir, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -61,5 +70,20 @@ def build_bento(
     return tags[-1]
 
 
+def stored_version(tag: str) -> str:
+    """`name:version` of `tag` in the model store (the latest version for `name` or `name:latest`);
+    BuildError naming the tag and the store when it is not there."""
+    import bentoml
+    from bentoml.exceptions import BentoMLException
+
+    try:
+        return str(bentoml.models.get(tag).tag)
+    except BentoMLException:
+        home = os.environ.get("BENTOML_HOME", "~/bentoml")
+        raise BuildError(
+            f"cannot build a Bento for bundle {tag}: it is not in the model store ({home}/models)"
+        ) from None
+
+
 if __name__ == "__main__":
-    print(build_bento())
+    print(build_bento(sys.argv[1] if len(sys.argv) > 1 else None))

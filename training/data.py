@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ class Dataset:
     y: pd.Series
     task: str  # "classification" | "regression"
     class_names: tuple[str, ...] | None = None  # display names, in sorted label order
+    dropped_rows: int = 0  # rows left out because their target was missing
 
     @property
     def target(self) -> str:
@@ -50,8 +52,11 @@ def load_default() -> Dataset:
     )
 
 
-def load_csv(path: str | Path, target: str, *, task: str = "auto") -> Dataset:
-    """A CSV file with one row per example; `target` names the label column."""
+def load_csv(
+    path: str | Path, target: str, *, task: str = "auto", drop_missing_target: bool = False
+) -> Dataset:
+    """A CSV file with one row per example; `target` names the label column. Rows whose target
+    is missing stop the load unless `drop_missing_target`, which leaves them out (and counts them)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no CSV file at {path}")
@@ -60,16 +65,32 @@ def load_csv(path: str | Path, target: str, *, task: str = "auto") -> Dataset:
         raise ValueError(
             f"target column {target!r} is not in {path.name}; its columns are {list(frame.columns)}"
         )
+    missing = frame[target].isna()
+    dropped = int(missing.sum())
+    if dropped and not drop_missing_target:
+        raise ValueError(
+            f"target column {target!r} has {dropped} missing values; "
+            "--drop-missing-target leaves those rows out"
+        )
+    frame = frame.loc[~missing].reset_index(drop=True)
+    if frame.empty:
+        raise ValueError(f"{path.name} has no row with a value in {target!r}")
     y = frame[target]
-    if y.isna().any():
-        raise ValueError(f"target column {target!r} has {int(y.isna().sum())} missing values")
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
         raise ValueError(f"{path.name} has no feature columns besides {target!r}")
     task = infer_task(y) if task == "auto" else task
     if task not in ("classification", "regression"):
         raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
-    return Dataset(name=path.stem, X=X, y=y, task=task)
+    return Dataset(name=path.stem, X=X, y=y, task=task, dropped_rows=dropped)
+
+
+def bundle_name(*parts: str) -> str:
+    """A model-store name from parts such as the file, the target and the model family:
+    lowercase letters, digits and underscores (BentoML's names allow no spaces or capitals)."""
+    text = "_".join(parts).lower()
+    name = re.sub(r"[^a-z0-9_.-]+", "_", text).strip("_.-")
+    return name or "model"
 
 
 def infer_task(y: pd.Series) -> str:

@@ -16,13 +16,15 @@ from sklearn.base import is_classifier
 from scoring import Level, Method
 from scoring import sample as dashboard_sample
 from scoring.bundle import Bundle
-from scoring.explainers import choose_explainer
+from scoring.explainers import choose_explainer, choose_method
 from scoring.pipeline import accepted_inputs
 from scoring.schema import Schema, plain_value
 from training import report as reports
 from training.plan import Plan, as_frame, fit_rows, plan_explanation, with_transformations
 
 PLOT = "global_importance.png"
+# rows a model-agnostic explainer is fitted on, and global importance computed over, at most
+MAX_EXPLAIN_ROWS = 2000
 MAX_SAMPLE_ROWS = dashboard_sample.MAX_ROWS  # the dashboard's evaluation sample, at most
 
 
@@ -62,6 +64,7 @@ def build_bundle(
     n_background: int | None = None,
     fit_evaluations: int | None = None,
     importance_rows: int | None = None,
+    max_explain_rows: int = MAX_EXPLAIN_ROWS,
     fidelity_rows: int = 10,
     sample_rows: int | None = None,
     omit_sample: str | None = None,
@@ -79,7 +82,13 @@ def build_bundle(
     (drawn with `seed`; default: all up to 5,000 for the fast explainers, else the rows
     global importance explained) with their predictions and attributions; `omit_sample`, the
     reason why, leaves it out (e.g. for sensitive data), and so does having no evaluation frame.
+    `max_explain_rows` bounds the work on large tables: a model-agnostic explainer (exact, kernel,
+    amortized) is fitted on at most that many training rows (a seeded sample; linear and tree
+    explainers take every row), and global importance covers at most that many rows unless
+    `importance_rows` says otherwise. The report's `data` records the sizes used.
     """
+    if max_explain_rows < 1:
+        raise ValueError(f"max_explain_rows must be at least 1, got {max_explain_rows}")
     X = as_frame(X, feature_names, model)
     raw_names = list(X.columns)
     model = with_transformations(model, transformations, raw_names)
@@ -99,10 +108,11 @@ def build_bundle(
             f"match the preprocessor's {X_fit.shape[1]} output columns; only the raw level is available",
         )
         X_fit = fit_rows(model, plan, X)
+    X_explainer = explainer_rows(plan.target, X_fit, explainer, max_explain_rows, seed)
     start = time.perf_counter()
     choice = choose_explainer(
         plan.target,
-        X_fit,
+        X_explainer,
         explainer,
         feature_names=list(plan.feature_map.engineered_names) if plan.feature_map else raw_names,
         class_names=list(classes) if classes else None,
@@ -131,7 +141,13 @@ def build_bundle(
         "model": f"{type(model).__module__}.{type(model).__name__}",
         "classes": list(classes),
         "class_labels": [plain_value(c) for c in getattr(model, "classes_", [])],
-        "data": {"train_rows": len(X), "raw_features": len(raw_names), "engineered_features": X_fit.shape[1]},
+        "data": {
+            "train_rows": len(X),
+            "raw_features": len(raw_names),
+            "engineered_features": X_fit.shape[1],
+            "explainer_rows": len(X_explainer),
+            "max_explain_rows": max_explain_rows,
+        },
     }
     if X_eval is not None and y_eval is not None:
         X_eval = as_frame(X_eval, raw_names, model)
@@ -146,7 +162,10 @@ def build_bundle(
         report["metrics_on"] = "none: no evaluation frame given"
         rows_from, pool = "training rows (no evaluation frame given)", X
 
-    rows = _sample(pool, reports.importance_rows(chosen, len(pool), importance_rows), seed)
+    n_importance = reports.importance_rows(chosen, len(pool), importance_rows)
+    if importance_rows is None:
+        n_importance = min(n_importance, max_explain_rows)
+    rows = _sample(pool, n_importance, seed)
     start = time.perf_counter()
     parts = reports.explain_in_chunks(
         lambda chunk: bundle.explain(
@@ -170,7 +189,7 @@ def build_bundle(
     report["fidelity"] = reports.fidelity(
         scoring_explainer,
         plan.target,
-        X_fit,
+        X_explainer,
         fit_rows(model, plan, sample),
         served=served.select(positions),
         class_names=list(classes) or None,
@@ -251,6 +270,16 @@ def _metrics(bundle: Bundle, X_eval: pd.DataFrame, y: pd.Series, classify: bool)
     return reports.regression_metrics(y, prediction.labels)
 
 
+def explainer_rows(model: Any, X: Any, method: str, max_rows: int, seed: int) -> Any:
+    """The rows the explainer is fitted on: every row for the linear and tree methods (their
+    cost hardly grows with rows), else a seeded sample of at most `max_rows`."""
+    chosen = choose_method(model, X.shape[1]) if method == "auto" else Method(method)
+    if chosen in (Method.LINEAR, Method.TREE) or len(X) <= max_rows:
+        return X
+    picked = np.sort(np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False))
+    return X.iloc[picked] if isinstance(X, pd.DataFrame) else X[picked]
+
+
 def _sample(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     if len(X) <= n:
         return X
@@ -282,6 +311,7 @@ def save_model(
     n_background: int | None = None,
     fit_evaluations: int | None = None,
     importance_rows: int | None = None,
+    max_explain_rows: int = MAX_EXPLAIN_ROWS,
     fidelity_rows: int = 10,
     sample_rows: int | None = None,
     omit_sample: str | None = None,
@@ -307,6 +337,7 @@ def save_model(
         n_background=n_background,
         fit_evaluations=fit_evaluations,
         importance_rows=importance_rows,
+        max_explain_rows=max_explain_rows,
         fidelity_rows=fidelity_rows,
         sample_rows=sample_rows,
         omit_sample=omit_sample,

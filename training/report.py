@@ -81,19 +81,20 @@ def explain_in_chunks(
 
 
 def stack(parts: list[Explanation]) -> Explanation:
-    """One explanation of all rows of several (same features, outputs and method)."""
-    from dataclasses import replace
+    """One explanation of all rows of several (same features, outputs and method): every per-row
+    array field (values, outputs, stderr, data, flags, ...) is concatenated."""
+    from dataclasses import fields, replace
 
     first = parts[0]
-    return replace(
-        first,
-        values=np.concatenate([p.values for p in parts]),
-        outputs=np.concatenate([p.outputs for p in parts]),
-        stderr=None
-        if first.stderr is None
-        else np.concatenate([p.stderr for p in parts if p.stderr is not None]),
-        data=None if first.data is None else np.concatenate([p.data for p in parts if p.data is not None]),
-    )
+    n = first.n_rows
+    per_row = {
+        f.name: np.concatenate([getattr(p, f.name) for p in parts])
+        for f in fields(first)
+        if isinstance(getattr(first, f.name), np.ndarray)
+        and getattr(first, f.name).shape[:1] == (n,)
+        and f.name != "base_values"
+    }
+    return replace(first, **per_row)
 
 
 def global_importance(explanation: Explanation) -> dict[str, Any]:

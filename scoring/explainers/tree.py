@@ -1,7 +1,10 @@
-"""TreeSHAP for scikit-learn tree ensembles, LightGBM and XGBoost, through shap's C++ code."""
+"""TreeSHAP for scikit-learn tree ensembles (histogram gradient boosting included), LightGBM and
+XGBoost, through shap's C++ code."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 from typing import Any
 
 import numpy as np
@@ -12,36 +15,77 @@ from scoring.errors import UnsupportedModelError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explanation import Method, Space
 
-_SKLEARN_TREES = (
-    "DecisionTreeClassifier",
-    "DecisionTreeRegressor",
-    "ExtraTreeClassifier",
-    "ExtraTreeRegressor",
-    "RandomForestClassifier",
-    "RandomForestRegressor",
-    "ExtraTreesClassifier",
-    "ExtraTreesRegressor",
-    "GradientBoostingClassifier",
-    "GradientBoostingRegressor",
-)
+
+def _sklearn_trees() -> tuple[type, ...]:
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import BaseDecisionTree
+
+    return (
+        BaseDecisionTree,
+        RandomForestClassifier,
+        RandomForestRegressor,
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
+
+
+def _averaging_forests() -> tuple[type, ...]:
+    """Tree models whose leaves hold class frequencies: their raw output is a probability."""
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.tree import BaseDecisionTree
+
+    return (BaseDecisionTree, RandomForestClassifier, ExtraTreesClassifier)
+
+
+@functools.cache
+def _optional_class(module: str, name: str) -> type | None:
+    """A class of an optional library (LightGBM, XGBoost), or None where it is not installed."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError:
+        return None
+
+
+def _is_lightgbm(model: Any) -> bool:
+    cls = _optional_class("lightgbm", "LGBMModel")
+    return cls is not None and isinstance(model, cls)
+
+
+def _is_xgboost(model: Any) -> bool:
+    cls = _optional_class("xgboost", "XGBModel")
+    return cls is not None and isinstance(model, cls)
 
 
 def is_tree_model(model: Any) -> bool:
-    cls = type(model)
-    module = cls.__module__
-    if module.startswith("sklearn.") and cls.__name__ in _SKLEARN_TREES:
+    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
+
+    if isinstance(model, GradientBoostingClassifier):
         # shap's TreeSHAP takes a GradientBoostingClassifier only when it is binary
-        return cls.__name__ != "GradientBoostingClassifier" or len(getattr(model, "classes_", ())) <= 2
-    return module.startswith(("lightgbm.", "xgboost.")) and hasattr(model, "predict")
+        return len(getattr(model, "classes_", ())) <= 2
+    if isinstance(model, HistGradientBoostingClassifier):
+        return True
+    return isinstance(model, _sklearn_trees()) or _is_lightgbm(model) or _is_xgboost(model)
 
 
 def _margin_space(model: Any) -> Space:
     """The space TreeSHAP explains without a background: what the trees' leaves add up to."""
     if not is_classifier(model):
         return Space.RAW
-    name = type(model).__name__
     # sklearn forests average leaf class frequencies: their raw output is a probability
-    if name.startswith(("RandomForest", "ExtraTree", "DecisionTree")):
+    if isinstance(model, _averaging_forests()):
         return Space.PROBABILITY
     return Space.LOG_ODDS
 
@@ -167,12 +211,11 @@ class TreeExplainer(ScoringExplainer):
         """The model's own output in the explained space."""
         model = self.output_.model
         space = self.output_.space
-        module = type(model).__module__
         if space is Space.PROBABILITY:
             out = np.asarray(model.predict_proba(data), dtype=float)
-        elif module.startswith("lightgbm."):
+        elif _is_lightgbm(model):
             out = np.asarray(model.predict(data, raw_score=True), dtype=float)
-        elif module.startswith("xgboost."):
+        elif _is_xgboost(model):
             out = np.asarray(model.predict(data, output_margin=True), dtype=float)
         elif space is Space.LOG_ODDS:
             out = np.asarray(model.decision_function(data), dtype=float)

@@ -106,10 +106,29 @@ def test_valid_rows_become_a_typed_frame_in_model_order() -> None:
     assert PIPELINE.predict_proba(frame).shape == (3, 2)
 
 
+STRICT = Schema.from_frame(X[["income", "plan"]], task="classification")  # nothing nullable
+
+
+def _strict_refused(rows: list[dict[str, Any]], *, row: int, field: str) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        STRICT.validate(rows)
+    assert (caught.value.row, caught.value.field) == (row, field)
+    return caught.value
+
+
 def test_missing_feature() -> None:
+    _strict_refused([{"income": 1.0, "plan": "pro"}, {"plan": "pro"}], row=1, field="income")
+
+
+def test_nullable_features_take_nan_null_and_omission_as_missing() -> None:
+    """What `json.dumps(df.to_dict("records"))` sends for a pandas gap (NaN), null, or no key."""
     row = _row()
     del row["income"]
-    _refused([_row(), row], row=1, field="income")
+    frame = SCHEMA.validate([_row(age=float("nan")), _row(age=None, city=float("nan")), row])
+    assert frame["age"].isna().tolist() == [True, True, False]
+    assert frame["income"].isna().tolist() == [False, False, True]
+    assert frame["city"].isna().tolist() == [False, True, False]
+    _strict_refused([{"income": 1.0, "plan": float("nan")}], row=0, field="plan")
 
 
 def test_unknown_feature() -> None:
@@ -128,8 +147,12 @@ def test_mistyped_integer() -> None:
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
 def test_non_finite_number(value: float) -> None:
-    err = _refused([_row(), _row(income=value)], row=1, field="income")
+    err = _strict_refused(
+        [{"income": 1.0, "plan": "pro"}, {"income": value, "plan": "pro"}], row=1, field="income"
+    )
     assert "finite" in str(err)
+    if not math.isnan(value):  # infinity is refused where NaN would be a missing value
+        assert "finite" in str(_refused([_row(), _row(income=value)], row=1, field="income"))
 
 
 def test_null_where_not_nullable() -> None:

@@ -12,7 +12,13 @@ import shap
 import xgboost
 from scipy.special import expit
 from sklearn.datasets import make_classification, make_regression
-from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+)
 
 from scoring import Method, Space, TreeExplainer, UnsupportedModelError, make_explainer
 from tests.scoring.ground_truth import shapley_table
@@ -47,7 +53,28 @@ def _fit(name: str) -> tuple[Any, np.ndarray]:
     if name == "xgboost-binary":
         X, y = _classification(2)
         return xgboost.XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1, random_state=0).fit(X, y), X
+    if name.startswith("hgb-"):
+        return _fit_hgb(name)
     raise AssertionError(name)
+
+
+def _with_gaps(X: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A fifth of two columns' values missing (NaN), as histogram gradient boosting takes them."""
+    X = X.copy()
+    gaps = np.random.default_rng(seed).random((X.shape[0], 2)) < 0.2
+    X[:, :2][gaps] = np.nan
+    return X
+
+
+def _fit_hgb(name: str) -> tuple[Any, np.ndarray]:
+    params = {"max_iter": 30, "max_leaf_nodes": 8, "random_state": 0}
+    if name == "hgb-regressor-nan":
+        X, y = make_regression(n_samples=300, n_features=M, noise=1.0, random_state=2)
+        X = _with_gaps(X)
+        return HistGradientBoostingRegressor(**params).fit(X, y), X
+    X, y = _classification(2 if name == "hgb-binary-nan" else 3)
+    X = _with_gaps(X)
+    return HistGradientBoostingClassifier(**params).fit(X, y), X
 
 
 MODELS = [
@@ -57,6 +84,9 @@ MODELS = [
     "lightgbm-multiclass",
     "lightgbm-regressor",
     "xgboost-binary",
+    "hgb-binary-nan",
+    "hgb-multiclass-nan",
+    "hgb-regressor-nan",
 ]
 
 
@@ -104,6 +134,23 @@ def test_single_row_equals_the_batch(fitted: tuple[str, Any, np.ndarray]) -> Non
         one = explainer.explain(X[i])
         np.testing.assert_allclose(one.values[0], batch.values[i], rtol=0, atol=1e-12)
         one.check_additivity(atol=_additivity_tolerance(name))
+
+
+@pytest.mark.parametrize("name", ["hgb-binary-nan", "hgb-multiclass-nan", "hgb-regressor-nan"])
+def test_hgb_outputs_are_the_models_own_margin_on_rows_with_gaps(name: str) -> None:
+    """TreeSHAP of histogram gradient boosting adds up to the model's own decision function (or
+    prediction) on rows with missing values: NaN follows the trees' learned missing direction."""
+    model, X = _fit_hgb(name)
+    rows = X[np.isnan(X).any(axis=1)][:30]
+    assert len(rows) == 30
+    e = make_explainer(model, X).explain(rows)
+    assert e.method is Method.TREE and np.isfinite(e.values).all()
+    margin = model.decision_function(rows) if hasattr(model, "decision_function") else model.predict(rows)
+    margin = np.asarray(margin, dtype=float).reshape(len(rows), -1)
+    if e.n_outputs == 2 and margin.shape[1] == 1:
+        margin = np.concatenate([-margin, margin], axis=1)
+    np.testing.assert_allclose(e.outputs, margin, rtol=0, atol=1e-9)
+    e.check_additivity(atol=1e-9)
 
 
 def test_lightgbm_pred_contrib_agrees() -> None:

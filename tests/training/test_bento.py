@@ -45,7 +45,7 @@ def test_why_a_bento_cannot_be_built(tmp_path: Path) -> None:
     (tmp_path / "bentofile.yaml").write_text("python: {}\n")
     assert "names no service" in (missing_service(tmp_path) or "")
     with pytest.raises(BuildError, match="cannot build"):
-        build_bento(tmp_path)
+        build_bento(project_dir=tmp_path)
 
 
 @pytest.mark.slow
@@ -56,7 +56,7 @@ def test_build_a_bento_offline(bentoml_home: Path, tmp_path: Path) -> None:
         (Path(model.path) / "x.txt").write_text("x")
     project = _project(tmp_path / "project")
     assert missing_service(project) is None
-    tag = build_bento(project)
+    tag = build_bento(project_dir=project)
     assert tag.startswith("probe:")
     bento = bentoml.get(tag)
     assert Path(bento.path).is_relative_to(bentoml_home)
@@ -68,4 +68,4 @@ def test_build_a_bento_offline(bentoml_home: Path, tmp_path: Path) -> None:
 def test_a_failed_build_says_why(bentoml_home: Path, tmp_path: Path) -> None:
     project = _project(tmp_path / "project")  # the model it names is not in this store
     with pytest.raises(BuildError, match="bentoml build failed"):
-        build_bento(project)
+        build_bento(project_dir=project)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.tables import mixed_frame
@@ -69,9 +70,43 @@ def test_a_csv_with_a_mixed_table(
     out = capsys.readouterr().out
     assert "Trained Pipeline on shop: 160 training rows, 40 test rows, 5 raw / 9 engineered features" in out
     assert "linear (no parameters) in log_odds space, levels raw+engineered" in out
-    assert "exact: closed-form" in out and "bundle      shop_logistic:" in out
+    tag = re.search(r"bundle\s+(shop_bought_logistic:\w+)\s+\(name shop_bought_logistic, version \w+\)", out)
+    assert "exact: closed-form" in out and tag is not None, out
     assert "bento       skipped (--no-build)" in out
-    assert "BUNDLE=shop_logistic:latest bentoml serve" in out
+    assert f"python -m training.bento {tag.group(1)}" in out
+    assert f"BUNDLE={tag.group(1)} bentoml serve service:ExplainedModel" in out
+
+
+def test_csv_defaults_two_targets_and_missing_labels(
+    bentoml_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CSV gets histogram gradient boosting (NaN and text columns as they are) explained by
+    TreeSHAP; two targets of one file get two names; rows without a target stop the run unless
+    --drop-missing-target, which counts them; a second run of a name is a new version."""
+    X, y = mixed_frame(300)
+    table = X.assign(bought=y.astype(float), visits_next=X["visits"] * 2.0 + 1)
+    table.loc[[5, 9], "bought"] = np.nan
+    csv = tmp_path / "My Shop.csv"
+    table.to_csv(csv, index=False)
+    with pytest.raises(ValueError, match="2 missing values; --drop-missing-target"):
+        main(["--csv", str(csv), "--target", "bought", "--no-build", "--quiet"])
+    flags = ["--no-build", "--quiet"]
+    assert main(["--csv", str(csv), "--target", "bought", "--drop-missing-target", *flags]) == 0
+    first = capsys.readouterr().out
+    assert "298 rows" not in first and "2 rows without a target left out" in first
+    assert "tree (" in first and "chosen: a tree model: TreeSHAP" in first, first
+    assert "bundle      my_shop_bought_hist_gradient_boosting:" in first
+    assert main(["--csv", str(csv), "--target", "visits_next", "--drop-missing-target", *flags]) == 0
+    assert "bundle      my_shop_visits_next_hist_gradient_boosting:" in capsys.readouterr().out
+    assert main(["--csv", str(csv), "--target", "bought", "--drop-missing-target", *flags]) == 0
+    capsys.readouterr()
+    import bentoml
+
+    versions = bentoml.models.list("my_shop_bought_hist_gradient_boosting")
+    assert len(versions) == 2
+    bundle = load_from_store("my_shop_bought_hist_gradient_boosting:latest")
+    assert bundle.explainer.method == "tree" and bundle.manifest["model_format"] == "skops"
+    assert all(f.nullable for f in bundle.schema.features)  # every column of the table has gaps or NaN codes
 
 
 def test_arguments() -> None:

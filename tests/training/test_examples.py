@@ -16,7 +16,7 @@ def test_breast_cancer_svc(bentoml_home: Path, capsys: pytest.CaptureFixture[str
 
     saved = breast_cancer_svc.main(["--quick"])
     out = capsys.readouterr().out
-    assert "saved breast_cancer_svc:" in out and "(amortized explainer)" in out and "P(benign)" in out
+    assert "saved example_breast_cancer_svc:" in out and "(amortized explainer)" in out and "P(benign)" in out
     assert "amortized is within tolerance" in out
     bundle = load_from_store(saved.tag)
     assert bundle.schema.names[0] == "mean radius" and bundle.classes == ("malignant", "benign")

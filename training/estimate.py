@@ -1,0 +1,143 @@
+"""How long a fit will take, said before it starts, and a progress bar for work that reports none.
+
+Model fits: timed on two small samples of the rows and scaled up by the growth measured between
+them. Explainers: the model evaluations the
+method spends, times the measured cost of one evaluation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone, is_classifier
+
+from scoring.explanation import Method
+from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
+
+# estimates above this many seconds are announced, with the levers that shorten them
+WARN_SECONDS = 60.0
+# rows a model fit is timed on before the full fit (and a quarter as many)
+PROBE_ROWS = 2000
+# a kernel SVC's fit grows at least with the square of the rows, though small probes show less
+MIN_GROWTH = {"svc": 2.0}
+# the amortized explainer's fidelity measurement: held-out rows, and kernel's default cost there
+HOLDOUT_ROWS, KERNEL_BUDGET, KERNEL_BACKGROUND = 40, 512, 20
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    what: str  # e.g. "fitting svc on 54,000 rows x 20 features"
+    basis: str  # how it was estimated
+    levers: str  # what shortens it
+
+    @property
+    def long(self) -> bool:
+        return self.seconds > WARN_SECONDS
+
+    def warning(self) -> str:
+        return (
+            f"warning: {self.what} is estimated at {_duration(self.seconds)} ({self.basis}); "
+            f"to shorten it: {self.levers}"
+        )
+
+
+def model_fit(family: str, model: Any, X: pd.DataFrame, y: pd.Series, *, seed: int = 0) -> Estimate:
+    """The full fit's time, from fits of a clone on PROBE_ROWS / 4 and PROBE_ROWS rows: the
+    growth between the two (clipped to between none and the cube) is carried on to all rows."""
+    n, m = X.shape
+    order = np.random.default_rng(seed).permutation(n)
+    sizes = (max(1, min(n, PROBE_ROWS) // 4), min(n, PROBE_ROWS))
+    times = []
+    for size in sizes:
+        rows = order[:size]
+        start = time.perf_counter()
+        clone(model).fit(X.iloc[rows], y.iloc[rows])
+        times.append(max(time.perf_counter() - start, 1e-3))
+    measured = np.log(times[1] / times[0]) / np.log(sizes[1] / sizes[0])
+    growth = float(np.clip(max(measured, MIN_GROWTH.get(family, 0.0)), 0.0, 3.0))
+    seconds = times[1] * (n / sizes[1]) ** growth
+    levers = "train on a sample of the rows"
+    if family != "hist_gradient_boosting":
+        levers = "--model hist_gradient_boosting (fast on large tables, exact TreeSHAP), or " + levers
+    return Estimate(
+        seconds,
+        f"fitting {family} on {n:,} rows x {m} features",
+        f"fits on {sizes[0]:,} and {sizes[1]:,} rows, time growing as rows^{growth:.1f}",
+        levers,
+    )
+
+
+def explainer_fit(method: Method, model: Any, X: Any, *, fit_evaluations: int | None) -> Estimate | None:
+    """The explainer's fit and fidelity measurement, for the methods that evaluate the model
+    many times (amortized, kernel chosen by `auto`); None for the others (cheap to fit)."""
+    if method is not Method.AMORTIZED:
+        return None
+    labels = 2_000_000 if fit_evaluations is None else fit_evaluations
+    evaluations = (
+        labels
+        + labels // 2  # the fidelity reference
+        + HOLDOUT_ROWS * KERNEL_BUDGET * KERNEL_BACKGROUND  # kernel, measured beside it
+        + HOLDOUT_ROWS * AUDIT_EVALUATIONS_PER_ROW  # what an audit should find
+    )
+    per_row = evaluation_seconds(model, X)
+    return Estimate(
+        evaluations * per_row,
+        f"fitting the amortized explainer ({evaluations / 1e6:.1f} M model evaluations over "
+        f"{len(X):,} rows x {X.shape[1]} features)",
+        f"{per_row * 1e6:.1f} us per model evaluation, measured",
+        "--fit-evaluations N (fewer labels, a noisier explainer), --explainer kernel, or a faster model",
+    )
+
+
+def evaluation_seconds(model: Any, X: Any, rows: int = 512) -> float:
+    """Seconds per row of the explained output (probabilities, else predictions), in batch."""
+    sample = X[:rows] if isinstance(X, np.ndarray) else X.iloc[:rows]
+    call = model.predict_proba if is_classifier(model) and hasattr(model, "predict_proba") else model.predict
+    call(sample)  # warm up
+    start = time.perf_counter()
+    call(sample)
+    return (time.perf_counter() - start) / len(sample)
+
+
+@contextlib.contextmanager
+def timed_bar(desc: str, seconds: float, *, enabled: bool) -> Iterator[None]:
+    """A progress bar over the estimated `seconds` of work that reports no progress of its own
+    (a model fit): it moves with the clock, its ETA is the estimate's, and it closes when the work
+    is done, early or late."""
+    from tqdm.auto import tqdm
+
+    total = max(1, round(seconds))
+    done = threading.Event()
+    with tqdm(total=total, desc=desc, unit="s", disable=not enabled, leave=False) as bar:
+
+        def tick() -> None:
+            start = time.monotonic()
+            while not done.wait(0.5):
+                bar.n = min(total - 1, int(time.monotonic() - start))
+                bar.refresh()
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
+            bar.n = total
+            bar.refresh()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
