@@ -36,7 +36,9 @@ def import_exports(folder: Path) -> list[str]:
     return tags
 
 
-def serving_requirements(model_libraries: list[str], pyproject: Path = PROJECT_DIR / "pyproject.toml") -> list[str]:
+def serving_requirements(
+    model_libraries: list[str], pyproject: Path = PROJECT_DIR / "pyproject.toml"
+) -> list[str]:
     """The service's dependencies, and the extra of each model library the bundle needs."""
     project = tomllib.loads(pyproject.read_text())["project"]
     extras = project.get("optional-dependencies", {})
