@@ -21,8 +21,10 @@ from scoring.explainers import ScoringExplainer, load_explainer
 from scoring.explanation import Explanation, Level
 from scoring.feature_map import FeatureMap
 from scoring.pipeline import model_input
+from scoring.refine import Budget, needs_refinement, refine
 from scoring.schema import Schema
 from scoring.signing import SIGNATURE, check_signature, write_signature
+from scoring.support import outside_schema
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -102,7 +104,17 @@ class Bundle:
             probabilities = np.asarray(self.model.predict_proba(data), dtype=float)
         return Prediction(labels, probabilities)
 
-    def explain(self, X: pd.DataFrame, level: Level = Level.RAW) -> Explanation:
+    def explain(
+        self,
+        X: pd.DataFrame,
+        level: Level = Level.RAW,
+        *,
+        budget: Budget | None = None,
+        default_budget: Budget | None = None,
+    ) -> Explanation:
+        """Explain raw rows at `level`. Features outside what training saw are flagged. With
+        `budget` every row is refined within it (scoring.refine); else with `default_budget`
+        the rows that need it (out of range, or stated error far above the fit-time median)."""
         level = Level(level)
         if level not in self.levels:
             raise ValidationError(
@@ -110,12 +122,33 @@ class Bundle:
                 "columns because its preprocessing mixes columns",
                 field="level",
             )
+        raw_outside = outside_schema(self.schema, X) if set(self.schema.names) <= set(X.columns) else None
         if self.feature_map is None:
-            return replace(self.explainer.explain(X), level=level)
-        explanation = self.explainer.explain(self.explainer_rows(X))
+            explanation = self.explainer.explain(X, outside=raw_outside)
+            return replace(self._refined(explanation, budget, default_budget), level=level)
+        engineered = None
+        if raw_outside is not None:
+            engineered = (raw_outside.astype(float) @ (self.feature_map.matrix > 0).T) > 0
+        explanation = self.explainer.explain(self.explainer_rows(X), outside=engineered)
+        explanation = self._refined(explanation, budget, default_budget)
         if level is Level.ENGINEERED:
             return explanation
-        return explanation.fold(self.feature_map.matrix, self.feature_map.raw_names, raw_data=X.to_numpy())
+        return explanation.fold(
+            self.feature_map.matrix,
+            self.feature_map.raw_names,
+            raw_data=X.to_numpy(),
+            raw_outside=raw_outside,
+        )
+
+    def _refined(
+        self, explanation: Explanation, budget: Budget | None, default_budget: Budget | None
+    ) -> Explanation:
+        if budget is not None:
+            return refine(self.explainer, explanation, budget)
+        if default_budget is not None:
+            rows = needs_refinement(self.explainer, explanation)
+            return refine(self.explainer, explanation, default_budget, rows=rows)
+        return explanation
 
     def explainer_rows(self, X: pd.DataFrame) -> Any:
         """Raw rows as the explainer takes them: engineered (dense) with a feature map, else as given."""

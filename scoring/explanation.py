@@ -44,8 +44,11 @@ class Explanation:
     `values[i, j, k]` is feature j's share of output k for row i (shap's axis order).
     `base_values[k] + values[i, :, k].sum() + residual[i, k] == outputs[i, k]` always;
     the residual is zero (to rounding) for every method that enforces efficiency.
-    `stderr`, when present, is a per-row, per-feature, per-output standard-error estimate of the
-    sampled values.
+    `stderr`, when present, is a per-row, per-feature, per-output estimate of the error of the
+    values (sampled, or amortized and calibrated at fit time); `error` is its L2 over features.
+    `outside[i, j]` is True when row i's feature j lies outside what training saw (a number beyond
+    the range, an unseen category). `evaluations[i]` counts the model evaluations spent refining
+    row i after its first answer (0: not refined); None when no refinement was possible.
     """
 
     values: np.ndarray
@@ -58,6 +61,8 @@ class Explanation:
     level: Level = Level.ENGINEERED
     stderr: np.ndarray | None = None
     data: np.ndarray | None = field(default=None, repr=False)
+    outside: np.ndarray | None = None
+    evaluations: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, m, k = np.shape(self.values)
@@ -74,6 +79,10 @@ class Explanation:
             raise ValueError(f"{len(self.output_names)} output names for {k} outputs")
         if self.stderr is not None and np.shape(self.stderr) != (n, m, k):
             raise ValueError(f"stderr has shape {np.shape(self.stderr)}, expected {(n, m, k)}")
+        if self.outside is not None and np.shape(self.outside) != (n, m):
+            raise ValueError(f"outside has shape {np.shape(self.outside)}, expected {(n, m)}")
+        if self.evaluations is not None and np.shape(self.evaluations) != (n,):
+            raise ValueError(f"evaluations has shape {np.shape(self.evaluations)}, expected {(n,)}")
 
     @property
     def n_rows(self) -> int:
@@ -98,6 +107,12 @@ class Explanation:
         if self.stderr is None:
             return None
         return np.sqrt((self.stderr**2).sum(axis=1))
+
+    def outside_names(self, row: int) -> list[str]:
+        """The features of one row outside what training saw (empty when none or not checked)."""
+        if self.outside is None:
+            return []
+        return [self.feature_names[j] for j in np.flatnonzero(self.outside[row])]
 
     def output_index(self, output: int | str) -> int:
         if isinstance(output, (int, np.integer)) and not isinstance(output, bool):
@@ -136,12 +151,22 @@ class Explanation:
             outputs=self.outputs[idx],
             stderr=None if self.stderr is None else self.stderr[idx],
             data=None if self.data is None else self.data[idx],
+            outside=None if self.outside is None else self.outside[idx],
+            evaluations=None if self.evaluations is None else self.evaluations[idx],
         )
 
-    def fold(self, matrix: np.ndarray, raw_names: tuple[str, ...], raw_data: Any = None) -> Explanation:
+    def fold(
+        self,
+        matrix: np.ndarray,
+        raw_names: tuple[str, ...],
+        raw_data: Any = None,
+        raw_outside: np.ndarray | None = None,
+    ) -> Explanation:
         """Attributions over raw features: `matrix[j, r]` is engineered column j's share owned by raw r.
 
         Rows of `matrix` sum to 1, so every engineered attribution is kept and additivity holds.
+        A raw feature is outside what training saw when `raw_outside` says so or when an
+        engineered column it owns is.
         """
         matrix = np.asarray(matrix, dtype=float)
         if matrix.shape != (self.n_features, len(raw_names)):
@@ -155,6 +180,13 @@ class Explanation:
         if self.stderr is not None:
             # Independent errors add in quadrature; an upper bound when they are correlated.
             stderr = np.sqrt(np.einsum("nmk,mr->nrk", self.stderr**2, matrix))
+        outside = None
+        if self.outside is not None or raw_outside is not None:
+            outside = np.zeros((self.n_rows, len(raw_names)), dtype=bool)
+            if self.outside is not None:
+                outside |= (self.outside.astype(float) @ (matrix > 0)) > 0
+            if raw_outside is not None:
+                outside |= np.asarray(raw_outside, dtype=bool)
         return replace(
             self,
             values=values,
@@ -162,6 +194,7 @@ class Explanation:
             feature_names=tuple(raw_names),
             level=Level.RAW,
             data=None if raw_data is None else np.asarray(raw_data, dtype=object),
+            outside=outside,
         )
 
     def check_additivity(self, atol: float = 1e-6) -> None:

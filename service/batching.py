@@ -22,6 +22,7 @@ import pandas as pd
 
 from scoring.bundle import Bundle, Prediction
 from scoring.explanation import Explanation, Level
+from scoring.refine import Budget
 
 logger = logging.getLogger("bentoml.service.batching")
 
@@ -35,6 +36,7 @@ class Job:
 
     frame: pd.DataFrame
     level: Level | None
+    budget: Budget | None = None  # refine every row within it; None: the default refinement
 
     @property
     def n_rows(self) -> int:
@@ -47,21 +49,24 @@ class Outcome:
     explanation: Explanation | None
 
 
-def run_jobs(bundle: Bundle, jobs: Sequence[Job]) -> list[Outcome]:
-    """Predict every job's rows in one call and explain them in one call per level.
+def run_jobs(bundle: Bundle, jobs: Sequence[Job], *, default_budget: Budget | None = None) -> list[Outcome]:
+    """Predict every job's rows in one call and explain them in one call per level and budget.
 
     Rows are independent in every explainer (one coalition design and background for all rows),
-    so a row's answer does not depend on which other rows share its batch.
+    so a row's answer does not depend on which other rows share its batch. A job with a budget
+    has every row refined within it; the others get the default refinement (`default_budget`,
+    None: none) of the rows that need it.
     """
     frame = jobs[0].frame if len(jobs) == 1 else pd.concat([j.frame for j in jobs], ignore_index=True)
     bounds = np.cumsum([0, *(j.n_rows for j in jobs)])
     prediction = bundle.predict(frame)
     explanations: list[Explanation | None] = [None] * len(jobs)
-    for level in dict.fromkeys(j.level for j in jobs if j.level is not None):
-        members = [i for i, j in enumerate(jobs) if j.level is level]
+    for level, budget in dict.fromkeys((j.level, j.budget) for j in jobs if j.level is not None):
+        members = [i for i, j in enumerate(jobs) if j.level is level and j.budget == budget]
         rows = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in members])
         part = frame if len(rows) == len(frame) else frame.iloc[rows].reset_index(drop=True)
-        explanation = bundle.explain(part, level)
+        assert level is not None
+        explanation = bundle.explain(part, level, budget=budget, default_budget=default_budget)
         start = 0
         for i in members:
             n = jobs[i].n_rows
@@ -87,7 +92,7 @@ def split_job(job: Job, max_rows: int) -> list[Job]:
     if job.n_rows <= max_rows:
         return [job]
     return [
-        Job(job.frame.iloc[start : start + max_rows].reset_index(drop=True), job.level)
+        Job(job.frame.iloc[start : start + max_rows].reset_index(drop=True), job.level, job.budget)
         for start in range(0, job.n_rows, max_rows)
     ]
 
@@ -105,12 +110,18 @@ def join_outcomes(parts: Sequence[Outcome]) -> Outcome:
         pieces = [p.explanation for p in parts if p.explanation is not None]
         stderr = None if first.explanation.stderr is None else np.concatenate([e.stderr for e in pieces])
         data = None if first.explanation.data is None else np.concatenate([e.data for e in pieces])
+        outside = None if first.explanation.outside is None else np.concatenate([e.outside for e in pieces])
+        evaluations = None
+        if first.explanation.evaluations is not None:
+            evaluations = np.concatenate([e.evaluations for e in pieces])
         explanation = replace(
             first.explanation,
             values=np.concatenate([e.values for e in pieces]),
             outputs=np.concatenate([e.outputs for e in pieces]),
             stderr=stderr,
             data=data,
+            outside=outside,
+            evaluations=evaluations,
         )
     labels = np.concatenate([p.prediction.labels for p in parts])
     return Outcome(Prediction(labels, probabilities), explanation)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
+from scoring.refine import DEFAULT_MAX_MS
 from scoring.signing import signing_key_from
 from service.bundle_ref import DEFAULT_BUNDLE, bundle_tag
 
@@ -25,7 +26,9 @@ class Settings:
     `audit_evaluations`: model evaluations the reference may spend per audited row;
     `allow_pickle_bundles`: load a bundle whose model is a pickle (joblib), which runs code from
     the store (off: such bundles are refused); `signing_key`: when set, only bundles signed with
-    it are served (`scoring.signing`)."""
+    it are served (`scoring.signing`); `refine_max_ms`: milliseconds per row the default
+    refinement may spend on rows out of range or stated far less certain than usual (0: off;
+    env REFINE_MAX_MS)."""
 
     bundle: str = DEFAULT_BUNDLE
     max_rows: int = 1000
@@ -36,6 +39,7 @@ class Settings:
     audit_max_pending: int = 64
     audit_evaluations: int = AUDIT_EVALUATIONS_PER_ROW
     allow_pickle_bundles: bool = False
+    refine_max_ms: float = DEFAULT_MAX_MS
     signing_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +47,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.refine_max_ms <= 1000:
+            raise ValueError(f"refine_max_ms must be in [0, 1000], got {self.refine_max_ms}")
         if self.batch_wait_ms < 0:
             raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
         if not 0.0 <= self.audit_fraction <= 1.0:
@@ -57,6 +63,7 @@ class Settings:
         return cls(
             bundle=bundle_tag(environ),
             max_rows=_number(environ, "MAX_ROWS", default.max_rows, int),
+            refine_max_ms=_number(environ, "REFINE_MAX_MS", default.refine_max_ms, float),
             max_body_bytes=_number(environ, "MAX_BODY_BYTES", default.max_body_bytes, int),
             batch_max_rows=_number(environ, "BATCH_MAX_ROWS", default.batch_max_rows, int),
             batch_wait_ms=_number(environ, "BATCH_WAIT_MS", default.batch_wait_ms, float),

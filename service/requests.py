@@ -8,7 +8,7 @@ not 1, and NaN / Infinity are rejected (by the feature schema) wherever they app
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -17,6 +17,7 @@ import pandas as pd
 from scoring.bundle import Bundle
 from scoring.errors import ValidationError
 from scoring.explanation import Level
+from scoring.refine import Budget
 from service.outputs import Outputs
 
 
@@ -44,6 +45,11 @@ class ExplainOptions:
     top_k: int | None = None
     level: Level = Level.RAW
     target: Target = Target(TargetKind.PREDICTED)
+    budget: Budget | None = None  # refine every row within it (None: the service's default)
+
+
+# the largest refinement budget a request may ask for, per row
+MAX_MS_PER_ROW = 1000.0
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,15 @@ def parse_predict(
     top_k: Any = None,
     level: Any = "raw",
     target: Any = "predicted",
+    max_ms: Any = None,
+    precision: Any = None,
     max_rows: int,
 ) -> PredictInput:
     """The checked request, or a ValidationError for the first thing wrong with it."""
     options = parse_options(bundle, explain=explain, top_k=top_k, level=level, target=target)
+    budget = parse_budget(max_ms, precision)
+    if budget is not None:
+        options = replace(options, budget=budget)
     return PredictInput(frame=parse_rows(bundle, rows, max_rows=max_rows), options=options)
 
 
@@ -117,6 +128,27 @@ def parse_options(bundle: Bundle, *, explain: Any, top_k: Any, level: Any, targe
         top_k=parse_top_k(top_k),
         level=parse_level(bundle, level),
         target=parse_target(bundle, target),
+    )
+
+
+def parse_budget(max_ms: Any, precision: Any) -> Budget | None:
+    """A refinement budget: `max_ms` per row (0 to MAX_MS_PER_ROW) and an optional target
+    `precision` (> 0, the stated error to stop at); None when neither is given."""
+    if max_ms is None and precision is None:
+        return None
+    for name, value in (("max_ms", max_ms), ("precision", precision)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValidationError(f"expected null or a number, got {value!r}", field=name)
+    if max_ms is not None and not 0 <= max_ms <= MAX_MS_PER_ROW:
+        raise ValidationError(
+            f"expected a number of milliseconds in [0, {MAX_MS_PER_ROW:g}], got {max_ms!r}", field="max_ms"
+        )
+    if precision is not None and not (precision > 0 and precision < float("inf")):
+        raise ValidationError(f"expected a finite number > 0, got {precision!r}", field="precision")
+    # a precision alone still needs a bound on the time it may take
+    return Budget(
+        max_ms=float(MAX_MS_PER_ROW if max_ms is None else max_ms),
+        precision=None if precision is None else float(precision),
     )
 
 

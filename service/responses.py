@@ -101,6 +101,7 @@ def explanation_items(
     out = explanation.outputs.tolist()
     residual = explanation.residual.tolist()
     error = None if explanation.error is None else explanation.error.tolist()
+    evaluations = None if explanation.evaluations is None else explanation.evaluations.tolist()
     top_k = options.top_k
     items = []
     for i, k in explained_outputs(explanation, outputs, prediction, options):
@@ -124,6 +125,8 @@ def explanation_items(
                 "output": out[i][k],
                 "residual": residual[i][k],
                 "error": None if error is None else error[i][k],
+                "outside": explanation.outside_names(i),
+                "evaluations": None if evaluations is None else evaluations[i],
                 "attributions": attributions,
             }
         )

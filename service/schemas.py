@@ -69,6 +69,31 @@ class PredictRequest(BaseModel):
             }
         ),
     ] = "predicted"
+    max_ms: Annotated[
+        Any,
+        WithJsonSchema(
+            {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": 1000,
+                "default": None,
+                "description": "refine every row's explanation with model evaluations for at most "
+                "this many milliseconds per row (amortized explainer; null: the service's default "
+                "refinement of out-of-range and uncertain rows only)",
+            }
+        ),
+    ] = None
+    precision: Annotated[
+        Any,
+        WithJsonSchema(
+            {
+                "type": ["number", "null"],
+                "exclusiveMinimum": 0,
+                "default": None,
+                "description": "stop refining a row once its stated error is at most this",
+            }
+        ),
+    ] = None
 
 
 class Attribution(BaseModel):
@@ -85,7 +110,22 @@ class ExplanationItem(BaseModel):
     base_value: float
     output: float = Field(description="the explained output: base_value + sum(values) + residual")
     residual: float
-    error: float | None = Field(description="standard error of a sampled explanation (L2 over features)")
+    error: float | None = Field(
+        description="estimate of this row's L2 distance (over features) to the true values: the "
+        "bootstrap standard error of a sampled explanation; for the amortized one, its per-row error "
+        "model calibrated on held-out rows at fit time (half of fresh rows' actual errors are above "
+        "it), and after refinement the combined error; null for exact methods"
+    )
+    outside: list[str] = Field(
+        default_factory=list,
+        description="features whose value lies outside what training saw (a number beyond the "
+        "range, an unseen category); the explanation is less certain there",
+    )
+    evaluations: int | None = Field(
+        default=None,
+        description="model evaluations spent refining this row after its first answer (0: none); "
+        "null when the method is not refined",
+    )
     attributions: list[Attribution] = Field(description="largest |value| first")
 
 

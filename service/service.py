@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from scoring.errors import ValidationError
 from scoring.explanation import Level
+from scoring.refine import Budget
 from service.audit import ServiceAudit
 from service.batching import Job, MicroBatcher, Outcome, join_outcomes, run_jobs, split_job
 from service.bundle_ref import exit_unless_servable, starts_a_server
@@ -101,7 +102,11 @@ class ExplainedModel:
         self.model = model_body(served.name, served.version)
         self.outputs = Outputs.of(self.bundle)
         self.batcher: MicroBatcher[Job, Outcome] = MicroBatcher(
-            partial(run_jobs, self.bundle),
+            partial(
+                run_jobs,
+                self.bundle,
+                default_budget=Budget(max_ms=SETTINGS.refine_max_ms) if SETTINGS.refine_max_ms > 0 else None,
+            ),
             size=_job_rows,
             max_rows=SETTINGS.batch_max_rows,
             max_wait_ms=SETTINGS.batch_wait_ms,
@@ -128,8 +133,11 @@ class ExplainedModel:
         top_k: Any = None,
         level: Any = "raw",
         target: Any = "predicted",
+        max_ms: Any = None,
+        precision: Any = None,
     ) -> Response:
-        """Predict each row and explain it: attributions of the predicted class (or `target`)."""
+        """Predict each row and explain it: attributions of the predicted class (or `target`);
+        `max_ms` / `precision` refine every row within a budget (scoring.refine)."""
         try:
             checked = parse_predict(
                 self.bundle,
@@ -138,13 +146,16 @@ class ExplainedModel:
                 top_k=top_k,
                 level=level,
                 target=target,
+                max_ms=max_ms,
+                precision=precision,
                 max_rows=self.settings.max_rows,
             )
             options = checked.options
-            job = Job(checked.frame, options.level if options.explain else None)
+            job = Job(checked.frame, options.level if options.explain else None, options.budget)
             parts = split_job(job, self.settings.batch_max_rows)
             outcome = join_outcomes(await asyncio.gather(*(self.batcher.submit(p) for p in parts)))
             body = predict_body(self.model, self.outputs, outcome.prediction, outcome.explanation, options)
+            _observe_refinement(outcome.explanation)
             if options.explain:
                 self.audit.offer(checked.frame)
         except ValidationError as e:
@@ -176,6 +187,26 @@ class ExplainedModel:
         except Exception:
             logger.exception("POST /metadata failed")
             return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
+
+
+@functools.cache
+def refinement_counters() -> tuple[Any, Any]:
+    """Refined rows and the model evaluations they cost, on /metrics (created on first use)."""
+    from prometheus_client import Counter
+
+    return (
+        Counter("explained_model_refined_rows", "Explained rows refined with model evaluations"),
+        Counter("explained_model_refinement_evaluations", "Model evaluations spent refining rows"),
+    )
+
+
+def _observe_refinement(explanation: Any) -> None:
+    evaluations = None if explanation is None else explanation.evaluations
+    if evaluations is None or not evaluations.any():
+        return
+    rows, cost = refinement_counters()
+    rows.inc(int((evaluations > 0).sum()))
+    cost.inc(int(evaluations.sum()))
 
 
 def _job_rows(job: Job) -> int:

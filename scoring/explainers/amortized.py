@@ -17,6 +17,7 @@ on the same rows; both go into `fidelity_`, saved with the state.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,17 @@ from sklearn.neighbors import NearestNeighbors
 from scoring.background import Background, summarize
 from scoring.errors import UnsupportedModelError, ValidationError
 from scoring.explainers.base import ScoringExplainer
+from scoring.explainers.calibration import (
+    agreement,
+    error_terms,
+    fit_error_weights,
+    median_scale,
+    outside_scale,
+    shift_rows,
+)
 from scoring.explainers.kernel import KernelExplainer
 from scoring.explainers.permutation import permutation_shapley
-from scoring.explanation import Method
+from scoring.explanation import Method, Space
 from scoring.fidelity import (
     AUDIT_EVALUATIONS_PER_ROW,
     fidelity_figures,
@@ -118,16 +127,22 @@ class AmortizedExplainer(ScoringExplainer):
         inputs = np.vstack([train, _interpolate(train, self.n_synthetic, rng)])
         f_inputs = f(inputs)
         per_row = self.label_evaluations // (len(inputs) * max(1, X.shape[1] - 1))
-        n_permutations = int(np.clip(per_row - per_row % 2, 8, 1024))
-        labels = permutation_shapley(
-            f,
-            inputs,
-            X,
-            n_permutations=n_permutations,
-            rng=rng,
-            outputs=f_inputs,
-            background_outputs=f_background,
-        )
+        n_permutations = int(np.clip(per_row - per_row % 4, 8, 1024))
+        # two independent halves: their mean is the label, their difference its noise
+        halves = [
+            permutation_shapley(
+                f,
+                inputs,
+                X,
+                n_permutations=n_permutations // 2,
+                rng=rng,
+                outputs=f_inputs,
+                background_outputs=f_background,
+            )
+            for _ in range(2)
+        ]
+        labels = (halves[0] + halves[1]) / 2
+        label_noise = ((halves[0] - halves[1]) / 2) ** 2
         self.mean_ = X.mean(axis=0)
         scale = X.std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)
@@ -137,7 +152,8 @@ class AmortizedExplainer(ScoringExplainer):
         projection = rng.standard_normal((X.shape[1], self.n_components))
         self.phase_ = rng.uniform(0.0, 2 * np.pi, self.n_components)
         spread = _median_distance(self._standardize(train) * self.relevance_, rng)
-        self._select(inputs, f_inputs, labels, projection, spread)
+        loo = self._select(inputs, f_inputs, labels, projection, spread)
+        self._fit_error_model(inputs, f_inputs, loo, label_noise)
         self.fit_info_ = {
             "training_rows": len(train),
             "synthetic_rows": int(self.n_synthetic),
@@ -158,8 +174,9 @@ class AmortizedExplainer(ScoringExplainer):
         labels: np.ndarray,
         projection: np.ndarray,
         spread: float,
-    ) -> None:
-        """Fit g for each candidate length-scale and penalty; keep the lowest leave-one-out error."""
+    ) -> np.ndarray:
+        """Fit g for each candidate length-scale and penalty; keep the lowest leave-one-out error.
+        Returns the kept fit's leave-one-out residuals (n, M, K)."""
         delta = f_inputs - self.expected_value_
         best: tuple[float, float, float, np.ndarray, np.ndarray] | None = None
         for lengthscale in LENGTHSCALES:
@@ -179,6 +196,39 @@ class AmortizedExplainer(ScoringExplainer):
         self.share_ = np.where(total > 0, variance / np.where(total > 0, total, 1.0), uniform)
         self.stderr_ = np.sqrt(variance)
         self._fold()
+        return loo
+
+    # -- the per-row error -----------------------------------------------------------------------
+    def _fit_error_model(
+        self, inputs: np.ndarray, f_inputs: np.ndarray, loo: np.ndarray, label_noise: np.ndarray
+    ) -> None:
+        """Weights of the error model (scoring.explainers.calibration) from the ridge's
+        leave-one-out errors less the labels' noise; scales 1 until calibrated on held-out rows."""
+        nearest = self._nearest_distance(inputs)
+        self.distance_scale_ = float(np.median(nearest)) or 1.0
+        squared = (loo**2).sum(axis=1) - label_noise.sum(axis=1)  # (n, K)
+        terms = self._terms(inputs, f_inputs)
+        self.error_weights_, self.error_floor_ = fit_error_weights(terms, squared)
+        self.error_scale_ = 1.0
+        self.outside_scale_ = 1.0
+        self.summary_shift_ = float("nan")  # measured on held-out rows
+
+    def _nearest_distance(self, X: np.ndarray) -> np.ndarray:
+        """Distance from each row to the nearest row of the background summary (standardized,
+        relevance-weighted)."""
+        z = self._standardize(X) * self.relevance_
+        centres = self._standardize(self.audit_background_.rows) * self.relevance_
+        d2 = (z**2).sum(axis=1)[:, None] - 2 * z @ centres.T + (centres**2).sum(axis=1)[None, :]
+        return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+
+    def _terms(self, X: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        distance2 = (self._nearest_distance(X) / self.distance_scale_) ** 2
+        return error_terms(outputs, self.expected_value_, distance2, self.space_ is Space.PROBABILITY)
+
+    def _inside_error(self, X: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+        """(n, K) stated L2 error of the values of rows inside the training support."""
+        squared = self._terms(X, outputs) @ self.error_weights_
+        return self.error_scale_ * np.sqrt(np.maximum(squared, self.error_floor_))
 
     def _measure(self, X: np.ndarray, held: np.ndarray) -> dict[str, Any]:
         """Fidelity on the held-out rows, of this explainer and of `kernel` at the cost given."""
@@ -188,6 +238,7 @@ class AmortizedExplainer(ScoringExplainer):
         values, _, _ = self._explain(held)
         ours_seconds = (time.perf_counter() - started) / len(held)
         ours = fidelity_figures(values, reference)
+        calibration = self._calibrate(X, held, values, reference)
         # the per-row error estimate: held-out RMSE per feature, less the reference's own noise
         mse = ((values - reference.values) ** 2).mean(axis=0) - (reference.noise**2).mean(axis=0)
         self.stderr_ = np.sqrt(np.maximum(mse, 0.0))
@@ -212,8 +263,11 @@ class AmortizedExplainer(ScoringExplainer):
             seeds=(self.seed + 2, self.seed + 3),
         )
         audit_errors = relative_l2(values, audit.values)
+        # how far the summary moves values, relative to their size: refinement samples over it
+        self.summary_shift_ = float(np.median(relative_l2(audit.values, reference.values)))
         return {
             "reference": {**reference.describe(), "noise_floor": noise_floor(reference)},
+            "calibration": calibration,
             "audit": {
                 "background_rows": summary.size,
                 "reference": audit.kind,
@@ -232,6 +286,43 @@ class AmortizedExplainer(ScoringExplainer):
             },
         }
 
+    def _calibrate(
+        self, X: np.ndarray, held: np.ndarray, values: np.ndarray, reference: Any
+    ) -> dict[str, Any]:
+        """Scale the stated error to the held-out rows' actual one (median ratio 1), then the
+        moved-row term to held-out rows moved outside the training range; the agreement of both."""
+        f = self.output_
+        outputs = f(held)
+        actual = _actual(values, reference)
+        # the held-out rows' actual errors are the better target than the labels' (noisy) ones
+        weights, floor = fit_error_weights(self._terms(held, outputs), actual**2)
+        if weights[1:].any():
+            self.error_weights_, self.error_floor_ = weights, floor
+        self.error_scale_ = 1.0
+        self.error_scale_ = median_scale(actual, self._inside_error(held, outputs))
+        held_out = agreement(self._inside_error(held, outputs), actual)
+        assert self.support_ is not None
+        shifted = shift_rows(held, self.support_, np.random.default_rng(self.seed + 5))
+        shifted_reference = reference_values(
+            f,
+            shifted,
+            X,
+            max_evaluations=max(1, self.reference_evaluations // 2),
+            seeds=(self.seed + 6, self.seed + 7),
+        )
+        moved = self._parts(shifted, self.support_.outside(shifted))
+        shifted_actual = _actual(moved.values, shifted_reference)
+        self.outside_scale_ = outside_scale(shifted_actual, moved.inside, moved.extra)
+        _, _, stderr = self._explain_flagged(shifted, self.support_.outside(shifted))
+        assert stderr is not None
+        stated = np.sqrt((stderr**2).sum(axis=1))
+        return {
+            "error_scale": self.error_scale_,
+            "outside_scale": self.outside_scale_,
+            "held_out": held_out,
+            "shifted": {**agreement(stated, shifted_actual), "reference": shifted_reference.kind},
+        }
+
     # -- the map x -> g(x) ---------------------------------------------------------------------
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X, dtype=float) - self.mean_) / self.scale_
@@ -243,34 +334,97 @@ class AmortizedExplainer(ScoringExplainer):
         return np.hstack([np.ones((len(z), 1)), z, np.sqrt(2.0 / self.n_components) * waves])
 
     def _fold(self) -> None:
-        """Fold standardization, relevance and both halves of `coef_` into the matrices g uses:
+        self.folded_ = self._folded(self.coef_)
+
+    def _folded(self, coef: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Fold standardization, relevance and both halves of `coef` into the matrices g uses:
         g(x) = x A + a + cos(x P + p) C, read as (plain, scaled) x M x K, scaled times f(x) - base."""
-        k, two_l, m = self.coef_.shape
+        k, two_l, m = coef.shape
         n_basis = two_l // 2
-        w = self.coef_.reshape(k, 2, n_basis, m).transpose(2, 1, 3, 0).reshape(n_basis, 2 * m * k)
+        w = coef.reshape(k, 2, n_basis, m).transpose(2, 1, 3, 0).reshape(n_basis, 2 * m * k)
         linear = w[1 : 1 + m] / self.scale_[:, None]
         intercept = w[0] - self.mean_ @ linear
         wave_in = (self.relevance_ / self.scale_)[:, None] * self.projection_
         wave_offset = self.phase_ - self.mean_ @ wave_in
         wave_out = np.sqrt(2.0 / self.n_components) * w[1 + m :]
-        self.folded_ = (linear, intercept, wave_in, wave_offset, wave_out)
+        return (linear, intercept, wave_in, wave_offset, wave_out)
 
-    def _g(self, X: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    def _g(
+        self, X: np.ndarray, delta: np.ndarray, folded: tuple[np.ndarray, ...] | None = None
+    ) -> np.ndarray:
         """(n, M, K) uncorrected values: one small matrix product per term."""
-        linear, intercept, wave_in, wave_offset, wave_out = self.folded_
+        linear, intercept, wave_in, wave_offset, wave_out = self.folded_ if folded is None else folded
         X = np.asarray(X, dtype=float)
         out = X @ linear + intercept + np.cos(X @ wave_in + wave_offset) @ wave_out
         out = out.reshape(len(X), 2, *self.share_.shape)
         return out[:, 0] + out[:, 1] * delta[:, None, :]
 
     def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        outputs = self.output_(X)
-        delta = outputs - self.expected_value_
-        values = self._g(X, delta)
+        return self._explain_flagged(X, np.zeros(X.shape, dtype=bool))
+
+    def _explain_flagged(
+        self, X: np.ndarray, outside: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts = self._parts(X, outside)
+        norm = np.sqrt((self.stderr_**2).sum(axis=0, keepdims=True))
+        profile = self.stderr_ / np.where(norm > 0, norm, 1.0)
+        if not (norm > 0).all():
+            profile = np.where(norm > 0, profile, 1.0 / np.sqrt(X.shape[1]))
+        variance = (parts.inside[:, None, :] * profile[None]) ** 2
+        variance += (self.outside_scale_ * parts.extra[:, None, :] * parts.direction[:, :, None]) ** 2
+        values = parts.values
+        if self.space_ is Space.PROBABILITY:
+            values, lost = within_bound(values, parts.outputs - self.expected_value_, bound=1.0)
+            variance += lost**2
+        return values, parts.outputs, np.sqrt(variance)
+
+    def _parts(self, X: np.ndarray, outside: np.ndarray) -> _Parts:
+        """Values of rows moved into the training support (a value beyond the range clipped to
+        it, another flagged value set to the training mean): g at the moved row, exactly
+        efficient there, plus the output change the move caused, given to the moved features in
+        proportion to how far (in standard deviations) each was moved."""
+        f = self.output_
+        X = np.asarray(X, dtype=float)
+        clipped = X if self.support_ is None else self.support_.clip(X)
+        inside = np.where(outside, np.where(clipped != X, clipped, self.mean_[None, :]), X)
+        moved = (inside != X).any(axis=1)
+        outputs = f(X)
+        inside_outputs = outputs.copy()
+        if moved.any():
+            inside_outputs[moved] = f(inside[moved])
+        delta = inside_outputs - self.expected_value_
+        values = self._g(inside, delta)
         residual = delta - values.sum(axis=1)  # (n, K)
         values += residual[:, None, :] * self.share_[None, :, :]
-        stderr = np.broadcast_to(self.stderr_, values.shape).copy()
-        return values, outputs, stderr
+        distance = np.abs(X - inside) / self.scale_
+        total = distance.sum(axis=1, keepdims=True)
+        weight = np.divide(distance, total, out=np.zeros_like(distance), where=total > 0)
+        # the move's effect on the output with the moved features last (x's own output change)
+        # and first (over the background summary); Shapley values average over positions, so the
+        # moved features get the mean of both and the rest of the change goes to the others
+        last = outputs - inside_outputs
+        first = last.copy()
+        if moved.any():
+            first[moved] = self._first_effect(X[moved], inside[moved])
+        own = (first + last) / 2
+        values += weight[:, :, None] * own[:, None, :]
+        values += self.share_[None, :, :] * (last - own)[:, None, :]
+        length = np.sqrt((weight**2).sum(axis=1, keepdims=True))
+        direction = np.divide(weight, length, out=np.zeros_like(weight), where=length > 0)
+        return _Parts(values, outputs, self._inside_error(inside, inside_outputs), np.abs(own), direction)
+
+    def _first_effect(self, X: np.ndarray, inside: np.ndarray) -> np.ndarray:
+        """(n, K): the mean output change, over the background summary, when only the moved
+        features go from their moved-inside values to the row's own (2 x summary evaluations)."""
+        summary = self.audit_background_
+        changed = X != inside  # (n, M)
+        rows = np.broadcast_to(summary.rows, (len(X), *summary.rows.shape))
+        at_x = np.where(changed[:, None, :], X[:, None, :], rows)
+        at_inside = np.where(changed[:, None, :], inside[:, None, :], rows)
+        m = X.shape[1]
+        out = self.output_(np.concatenate([at_x.reshape(-1, m), at_inside.reshape(-1, m)]))
+        out = out.reshape(2, len(X), summary.size, -1)
+        return np.einsum("b,nbk->nk", summary.weights, out[0] - out[1])
 
     # -- state ---------------------------------------------------------------------------------
     def _extra_config(self) -> dict[str, Any]:
@@ -286,6 +440,11 @@ class AmortizedExplainer(ScoringExplainer):
             "coef": self.coef_,
             "share": self.share_,
             "stderr": self.stderr_,
+            "error_weights": self.error_weights_,
+            "error_model": np.array(
+                [self.error_scale_, self.outside_scale_, self.error_floor_, self.distance_scale_]
+            ),
+            "summary_shift": np.array(self.summary_shift_),
             "audit_rows": self.audit_background_.rows,
             "audit_weights": self.audit_background_.weights,
         }
@@ -299,12 +458,52 @@ class AmortizedExplainer(ScoringExplainer):
         self.coef_ = arrays["coef"]
         self.share_ = arrays["share"]
         self.stderr_ = arrays["stderr"]
+        self.error_weights_ = arrays["error_weights"]
+        self.error_scale_, self.outside_scale_, self.error_floor_, self.distance_scale_ = (
+            float(v) for v in arrays["error_model"]
+        )
         self.audit_background_ = Background(arrays["audit_rows"], arrays["audit_weights"])
         self._fold()
+        self.summary_shift_ = float(arrays["summary_shift"])
         self.fidelity_ = extra.get("fidelity", {})
         self.fit_info_ = extra.get("fit_info", {})
         self.lengthscale_ = float(self.fit_info_.get("lengthscale", np.nan))
         self.alpha_ = float(self.fit_info_.get("alpha", np.nan))
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """One batch's values and outputs, the error of the values at the rows moved inside the
+    support (n, K), the output change the move caused (n, K), and the unit direction over the
+    features it was given to (n, M)."""
+
+    values: np.ndarray
+    outputs: np.ndarray
+    inside: np.ndarray
+    extra: np.ndarray
+    direction: np.ndarray
+
+
+def _actual(values: np.ndarray, reference: Any) -> np.ndarray:
+    """(n, K) L2 distance over features to the reference, its own noise removed in quadrature."""
+    squared = ((values - reference.values) ** 2).sum(axis=1) - (reference.noise**2).sum(axis=1)
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def within_bound(values: np.ndarray, delta: np.ndarray, *, bound: float) -> tuple[np.ndarray, np.ndarray]:
+    """Values clipped to [-bound, bound] (what any Shapley value of an output within [0, 1] can
+    be), the efficiency residual given back to the features with room, and the amount each
+    value moved (to add to its stated error)."""
+    over = np.abs(values) > bound
+    if not over.any():
+        return values, np.zeros_like(values)
+    clipped = np.clip(values, -bound, bound)
+    residual = delta - clipped.sum(axis=1)  # (n, K)
+    room = np.where(residual[:, None, :] > 0, bound - clipped, bound + clipped)
+    total = room.sum(axis=1, keepdims=True)
+    share = np.divide(room, total, out=np.zeros_like(room), where=total > 0)
+    bounded = clipped + share * residual[:, None, :]
+    return bounded, np.abs(bounded - values)
 
 
 def _design(basis: np.ndarray, delta_k: np.ndarray) -> np.ndarray:

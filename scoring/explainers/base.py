@@ -13,6 +13,7 @@ from scoring.errors import NotFittedError
 from scoring.explanation import Explanation, Level, Method, Space
 from scoring.model_output import Columns, ModelOutput, make_output
 from scoring.state import save_state
+from scoring.support import Support
 
 
 class ScoringExplainer(ABC):
@@ -26,6 +27,7 @@ class ScoringExplainer(ABC):
 
     output_: ModelOutput
     expected_value_: np.ndarray
+    support_: Support | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -52,7 +54,9 @@ class ScoringExplainer(ABC):
     ) -> Self:
         columns = Columns.from_data(X, feature_names)
         self.output_ = make_output(model, columns, self._space(model), class_names)
-        self._fit(columns.to_array(X))
+        rows = columns.to_array(X)
+        self.support_ = Support.of(rows)
+        self._fit(rows)
         return self
 
     def _space(self, model: Any) -> Space | None:
@@ -80,10 +84,17 @@ class ScoringExplainer(ABC):
         return self.output_
 
     # -- explaining ----------------------------------------------------------------------------
-    def explain(self, X: Any) -> Explanation:
+    def explain(self, X: Any, *, outside: np.ndarray | None = None) -> Explanation:
+        """Explain rows X. Features outside the fit rows' range are flagged in `outside` of the
+        result, beside those the caller flags in `outside` (n, M) (e.g. unseen categories)."""
         out = self._fitted()
         rows = out.columns.to_array(X)
-        values, outputs, stderr = self._explain(rows)
+        flagged = np.zeros(rows.shape, dtype=bool) if self.support_ is None else self.support_.outside(rows)
+        if outside is not None:
+            if np.shape(outside) != rows.shape:
+                raise ValueError(f"outside has shape {np.shape(outside)}, expected {rows.shape}")
+            flagged |= np.asarray(outside, dtype=bool)
+        values, outputs, stderr = self._explain_flagged(rows, flagged)
         return Explanation(
             values=values,
             base_values=self.expected_value_,
@@ -95,7 +106,15 @@ class ScoringExplainer(ABC):
             level=Level.ENGINEERED,
             stderr=stderr,
             data=rows,
+            outside=flagged,
         )
+
+    def _explain_flagged(
+        self, X: np.ndarray, outside: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """`_explain` for rows with the features outside what training saw flagged (n, M); a
+        method whose values depend on the training support overrides it."""
+        return self._explain(X)
 
     @abstractmethod
     def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -112,7 +131,8 @@ class ScoringExplainer(ABC):
             "output_names": list(out.output_names),
             "extra": self._extra_config(),
         }
-        save_state(path, config, {"expected_value": self.expected_value_, **self._arrays()})
+        support = {} if self.support_ is None else self.support_.to_arrays()
+        save_state(path, config, {"expected_value": self.expected_value_, **support, **self._arrays()})
 
     def _extra_config(self) -> dict[str, Any]:
         return {}
@@ -131,6 +151,7 @@ class ScoringExplainer(ABC):
             output_names=tuple(config["output_names"]),
         )
         explainer.expected_value_ = arrays.pop("expected_value")
+        explainer.support_ = Support.from_arrays(arrays)
         explainer._restore(arrays, config.get("extra", {}))
         return explainer
 

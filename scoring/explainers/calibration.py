@@ -1,0 +1,124 @@
+"""A per-row error model for an amortized explainer, and how it is calibrated.
+
+The model of the squared error of row x's values for output k is linear with non-negative
+weights in three terms: a constant, the output's sensitivity (f_k(x) (1 - f_k(x)) in
+probability space, where rows near the decision boundary are the hard ones; |f_k(x) - base_k|
+in other spaces), and the squared distance from x to the nearest row of the
+background summary (relative to its median over the fit rows). Its weights are fitted to the
+leave-one-out errors of the ridge on its training rows, less the labels' own noise (known from
+two independent halves of the permutation samples). The scale is then calibrated on held-out
+rows at fit time, split-conformal style: the stated error is multiplied by the median of
+actual / stated over those rows, so that half of fresh rows have an actual error above it. For a
+row that had to be moved into the training support (a value outside the range, an unseen
+category), the output change that move caused is added in quadrature, with its own scale
+calibrated the same way on held-out rows moved outside the range.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.optimize import nnls
+from scipy.stats import rankdata
+
+from scoring.support import Support
+
+N_TERMS = 3
+
+
+def error_terms(
+    outputs: np.ndarray, base: np.ndarray, distance2: np.ndarray, probability: bool
+) -> np.ndarray:
+    """(n, K, N_TERMS): the error model's regressors for each row and output."""
+    n, k = outputs.shape
+    terms = np.empty((n, k, N_TERMS))
+    terms[..., 0] = 1.0
+    terms[..., 1] = outputs * (1.0 - outputs) if probability else np.abs(outputs - base[None, :])
+    terms[..., 2] = distance2[:, None]
+    return terms
+
+
+def fit_error_weights(terms: np.ndarray, squared_error: np.ndarray) -> tuple[np.ndarray, float]:
+    """Non-negative weights of the terms for the squared errors (n, K), and a floor (a small
+    share of the mean) so that no row is ever stated exact."""
+    target = np.asarray(squared_error, dtype=float).ravel()
+    weights, _ = nnls(terms.reshape(-1, terms.shape[-1]), target)
+    floor = 1e-3 * max(float(np.mean(np.maximum(target, 0.0))), np.finfo(float).tiny)
+    return weights, floor
+
+
+def median_scale(actual: np.ndarray, stated: np.ndarray) -> float:
+    """The factor that makes the median of actual / stated equal to 1 (1 when nothing to use)."""
+    ok = stated > 0
+    if not ok.any():
+        return 1.0
+    scale = float(np.median(actual[ok] / stated[ok]))
+    return scale if np.isfinite(scale) and scale > 0 else 1.0
+
+
+def outside_scale(actual: np.ndarray, inside: np.ndarray, moved: np.ndarray) -> float:
+    """c >= 0 such that the median of actual / sqrt(inside^2 + (c moved)^2) is 1 (0 when the
+    inside error alone already over-states it)."""
+
+    def ratio(c: float) -> float:
+        stated = np.sqrt(inside**2 + (c * moved) ** 2)
+        return float(np.median(actual / np.maximum(stated, np.finfo(float).tiny)))
+
+    if ratio(0.0) <= 1.0 or not (moved > 0).any():
+        return 0.0
+    low, high = 0.0, 1.0
+    while ratio(high) > 1.0 and high < 1e6:
+        high *= 2.0
+    for _ in range(50):
+        mid = (low + high) / 2
+        low, high = (mid, high) if ratio(mid) > 1.0 else (low, mid)
+    return high
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two vectors (average ranks for ties)."""
+    ra, rb = _ranks(np.ravel(a)), _ranks(np.ravel(b))
+    if ra.std() == 0 or rb.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    return np.asarray(rankdata(x), dtype=float)
+
+
+def agreement(stated: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
+    """How well stated per-row errors track actual ones: rank correlation and median ratio."""
+    stated, actual = np.ravel(stated), np.ravel(actual)
+    ratio = actual / np.maximum(stated, np.finfo(float).tiny)
+    return {
+        "rows": len(stated),
+        "spearman": spearman(stated, actual),
+        "median_actual_over_stated": float(np.median(ratio)),
+        "median_stated": float(np.median(stated)),
+        "median_actual": float(np.median(actual)),
+    }
+
+
+def shift_rows(
+    X: np.ndarray,
+    support: Support,
+    rng: np.random.Generator,
+    *,
+    max_features: int = 2,
+    reach: tuple[float, float] = (0.05, 1.0),
+) -> np.ndarray:
+    """Copies of numeric rows with 1 to `max_features` columns each moved outside the training
+    range: beyond the minimum or the maximum by a uniform share `reach` of the range."""
+    X = np.array(X, dtype=float)
+    span = support.upper - support.lower
+    movable = np.flatnonzero(np.isfinite(span) & (span > 0))
+    if len(movable) == 0:
+        return X
+    for row in X:
+        count = int(rng.integers(1, min(max_features, len(movable)) + 1))
+        for j in rng.choice(movable, size=count, replace=False):
+            u = rng.uniform(*reach) * span[j]
+            row[j] = support.upper[j] + u if rng.random() < 0.5 else support.lower[j] - u
+    return X

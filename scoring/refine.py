@@ -1,0 +1,249 @@
+"""Refinement within a deadline: amortized values made more accurate by model evaluations.
+
+For a row x the amortized explainer gives g(x), values over every training row, with a stated
+error. Refinement samples Shapley values of the same row over the background summary the
+explainer keeps (antithetic permutations, background rows dealt in proportion to their weights,
+and a per-feature regression control variate on x_j - b_j whose mean over the summary is known),
+and moves g(x) towards them by their precision:
+
+    refined = g(x) + lambda (sampled(x) - g(x)),   lambda = a / (a + s + b)
+
+with a g's stated squared error (its calibrated per-row error), s the sampling variance (from the
+spread of antithetic pairs) and b the squared shift the summary causes (the summary's values
+differ from those over every training row by a share of their size measured on held-out rows at
+fit time). The amortized values are the prior each evaluation improves on, so a small budget
+never makes a row worse than g, and the stated error after refinement combines both parts.
+Sampling runs in rounds, each doubling the permutations, until every row's stated error is at
+most `precision`, its evaluations reach `max_evaluations`, or the time left (`max_ms` per row)
+is spent: the last round takes what fits at the rate measured so far.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from scoring.errors import ValidationError
+from scoring.explainers.amortized import AmortizedExplainer, within_bound
+from scoring.explainers.base import ScoringExplainer
+from scoring.explainers.permutation import _deal_weighted
+from scoring.explanation import Explanation, Space
+
+FIRST_ROUND = 8  # permutations per row in the first round; each later round doubles the total
+# below this many permutations a row's regression control variate is too noisy to fit
+CONTROL_MIN_PERMUTATIONS = 16
+MAX_PERMUTATIONS = 4096
+# the default refinement: rows out of range, or stated this many times the fit-time median
+DEFAULT_FACTOR = 3.0
+DEFAULT_MAX_MS = 20.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much refinement may spend: `max_ms` wall-clock milliseconds per refined row, a target
+    `precision` (stated L2 error of every output), `max_evaluations` model evaluations per row.
+    At least one of `max_ms` and `max_evaluations` bounds the work."""
+
+    max_ms: float | None = None
+    precision: float | None = None
+    max_evaluations: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_ms is None and self.max_evaluations is None:
+            raise ValidationError("a refinement budget needs max_ms or max_evaluations", field="max_ms")
+        for name in ("max_ms", "precision", "max_evaluations"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value >= 0):
+                raise ValidationError(f"expected a finite number >= 0, got {value!r}", field=name)
+
+
+def can_refine(explainer: ScoringExplainer) -> bool:
+    return isinstance(explainer, AmortizedExplainer) and np.isfinite(
+        getattr(explainer, "summary_shift_", np.nan)
+    )
+
+
+def typical_error(explainer: ScoringExplainer) -> float | None:
+    """The fit-time median stated error on held-out rows, if it was measured."""
+    fidelity = getattr(explainer, "fidelity_", {}) or {}
+    try:
+        return float(fidelity["calibration"]["held_out"]["median_stated"])
+    except (KeyError, TypeError):
+        return None
+
+
+def needs_refinement(
+    explainer: ScoringExplainer, explanation: Explanation, factor: float = DEFAULT_FACTOR
+) -> np.ndarray:
+    """(n,) rows the default refinement takes: a feature outside what training saw, or a stated
+    error above `factor` times the fit-time median."""
+    n = explanation.n_rows
+    if not can_refine(explainer):
+        return np.zeros(n, dtype=bool)
+    rows: np.ndarray = np.zeros(n, dtype=bool)
+    if explanation.outside is not None:
+        rows = np.asarray(explanation.outside.any(axis=1), dtype=bool)
+    typical = typical_error(explainer)
+    if typical is not None and explanation.error is not None:
+        rows |= explanation.error.max(axis=1) > factor * typical
+    return rows
+
+
+def refine(
+    explainer: ScoringExplainer,
+    explanation: Explanation,
+    budget: Budget,
+    *,
+    rows: np.ndarray | None = None,
+    seed: int = 0,
+) -> Explanation:
+    """`explanation` (of `explainer`, in its own columns, with `data`) with the chosen rows
+    (default all) refined within `budget`; `evaluations` counts what each row spent."""
+    n = explanation.n_rows
+    spent = np.zeros(n, dtype=np.int64)
+    chosen = np.ones(n, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+    if not can_refine(explainer) or not chosen.any() or explanation.data is None:
+        return replace(explanation, evaluations=spent if can_refine(explainer) else None)
+    assert isinstance(explainer, AmortizedExplainer) and explanation.stderr is not None
+    idx = np.flatnonzero(chosen)
+    X = np.asarray(explanation.data[idx], dtype=float)
+    sampler = _Sampler(explainer, X, np.random.default_rng(seed))
+    prior = explanation.values[idx]
+    prior_var = explanation.stderr[idx] ** 2
+    started = time.perf_counter()
+    deadline = None if budget.max_ms is None else budget.max_ms * len(idx) / 1000.0
+    values, variance = prior, prior_var
+    while True:
+        per_row = sampler.permutations * max(1, X.shape[1] - 1)
+        step = max(FIRST_ROUND, sampler.permutations)
+        if (
+            budget.max_evaluations is not None
+            and per_row + step * max(1, X.shape[1] - 1) > budget.max_evaluations
+        ):
+            break
+        if sampler.permutations + step > MAX_PERMUTATIONS:
+            break
+        if deadline is not None:
+            elapsed = time.perf_counter() - started
+            if sampler.permutations:
+                # the last round takes what time is left (at the rate measured so far)
+                fits = int((deadline - elapsed) / elapsed * sampler.permutations)
+                step = min(step, fits - fits % 2)
+                if step < 2:
+                    break
+            elif deadline <= 0:
+                break
+        sampler.run(step)
+        values, variance = _combine(explainer, prior, prior_var, *sampler.estimate())
+        if budget.precision is not None:
+            if (np.sqrt(variance.sum(axis=1)) <= budget.precision).all():
+                break
+    spent[idx] = sampler.permutations * max(1, X.shape[1] - 1) + sampler.extra_evaluations
+    all_values = explanation.values.copy()
+    all_stderr = explanation.stderr.copy()
+    delta = explanation.outputs[idx] - explanation.base_values[None, :]
+    values = _efficient(values, variance, delta)
+    if explanation.space is Space.PROBABILITY:
+        values, lost = within_bound(values, delta, bound=1.0)
+        variance = variance + lost**2
+    all_values[idx], all_stderr[idx] = values, np.sqrt(variance)
+    return replace(explanation, values=all_values, stderr=all_stderr, evaluations=spent)
+
+
+def _combine(
+    explainer: AmortizedExplainer,
+    prior: np.ndarray,
+    prior_var: np.ndarray,
+    sampled: np.ndarray,
+    sampled_var: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """g + lambda (sampled - g) per (row, output), and its stated variance per feature. The
+    sampled values are over the summary: their error is the sampling variance plus the shift
+    the summary causes, measured at fit time relative to the values' size."""
+    bias = (explainer.summary_shift_ * sampled) ** 2
+    a = prior_var.sum(axis=1, keepdims=True)  # (n, 1, K)
+    s = (sampled_var + bias).sum(axis=1, keepdims=True)
+    lam = a / np.maximum(a + s, np.finfo(float).tiny)
+    values = prior + lam * (sampled - prior)
+    variance = (1 - lam) ** 2 * prior_var + lam**2 * (sampled_var + bias)
+    return values, variance
+
+
+def _efficient(values: np.ndarray, variance: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Values that add up to delta exactly: the gap goes to each feature by its variance."""
+    gap = delta - values.sum(axis=1)
+    total = variance.sum(axis=1, keepdims=True)
+    share = np.divide(variance, total, out=np.full_like(variance, 1.0 / values.shape[1]), where=total > 0)
+    return values + share * gap[:, None, :]
+
+
+class _Sampler:
+    """Antithetic permutation walks over the explainer's background summary, kept per walk so
+    that a round adds to the previous ones, with a regression control variate on x_j - b_j."""
+
+    def __init__(self, explainer: AmortizedExplainer, X: np.ndarray, rng: np.random.Generator):
+        self.f = explainer.output_
+        self.summary = explainer.audit_background_
+        self.mean = self.summary.weights @ self.summary.rows
+        self.X = X
+        self.rng = rng
+        self.fx = self.f(X)
+        self.f_summary = self.f(self.summary.rows)
+        self.extra_evaluations = 0
+        self.gains: list[np.ndarray] = []  # (n, P, M, K) per round
+        self.offsets: list[np.ndarray] = []  # (n, P, M): x_j - b_j per walk
+
+    @property
+    def permutations(self) -> int:
+        return int(sum(g.shape[1] for g in self.gains))
+
+    def run(self, n_permutations: int) -> None:
+        X, f = self.X, self.f
+        n, m = X.shape
+        half = n_permutations // 2
+        order = np.argsort(self.rng.random((n, half, m)), axis=2)
+        order = np.concatenate([order, order[:, :, ::-1]], axis=1)
+        rank = np.argsort(order, axis=2)
+        dealt = _deal_weighted(self.summary.weights, n, half, self.rng)
+        dealt = np.concatenate([dealt, dealt], axis=1)
+        background = self.summary.rows[dealt]  # (n, P, M)
+        steps = np.arange(1, m)[None, None, :, None]
+        hybrid = np.where(rank[:, :, None, :] < steps, X[:, None, None, :], background[:, :, None, :])
+        inner = f(hybrid.reshape(-1, m)).reshape(n, 2 * half, m - 1, -1)
+        start = self.f_summary[dealt][:, :, None, :]
+        end = np.broadcast_to(self.fx[:, None, None, :], (n, 2 * half, 1, self.fx.shape[1]))
+        gain = np.diff(np.concatenate([start, inner, end], axis=2), axis=2)
+        self.gains.append(np.take_along_axis(gain, rank[..., None], axis=2))
+        self.offsets.append(X[:, None, :] - background)
+
+    def estimate(self) -> tuple[np.ndarray, np.ndarray]:
+        """(values, variance) of the sampled values over the summary, each (n, M, K)."""
+        gain = np.concatenate(self.gains, axis=1)
+        offset = np.concatenate(self.offsets, axis=1)
+        p = gain.shape[1]
+        if p >= CONTROL_MIN_PERMUTATIONS:
+            d = offset - offset.mean(axis=1, keepdims=True)
+            centred = gain - gain.mean(axis=1, keepdims=True)
+            slope = (centred * d[..., None]).sum(axis=1) / np.maximum((d**2).sum(axis=1), 1e-300)[..., None]
+            walks = gain - slope[:, None] * offset[..., None]
+            known = slope * (self.X - self.mean)[..., None]
+        else:
+            walks, known = gain, 0.0
+        # antithetic pairs share a background row: the pair means are the independent units
+        pairs = _pair_means(walks, [g.shape[1] for g in self.gains])
+        values = walks.mean(axis=1) + known
+        variance = pairs.var(axis=1, ddof=1) / pairs.shape[1]
+        return values, variance
+
+
+def _pair_means(walks: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """Mean of each walk and its reversed twin (the second half of each round's walks)."""
+    out, start = [], 0
+    for size in sizes:
+        half = size // 2
+        block = walks[:, start : start + size]
+        out.append((block[:, :half] + block[:, half:]) / 2)
+        start += size
+    return np.concatenate(out, axis=1)

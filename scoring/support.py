@@ -1,0 +1,104 @@
+"""What training saw: each column's numeric range, and the check of a row against it (and against
+the categories the raw schema recorded), so that every explanation can say which of its features
+lie outside the data the explainer learned from."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoring.schema import Kind, Schema
+
+
+@dataclass(frozen=True)
+class Support:
+    """Per column: the smallest and largest value seen at fit (NaN for a column that is not
+    numeric, which this does not check)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> Support:
+        """The range of each column of the fit rows (missing values ignored)."""
+        X = np.asarray(X)
+        m = X.shape[1]
+        lower, upper = np.full(m, np.nan), np.full(m, np.nan)
+        for j in range(m):
+            column = _numeric(X[:, j])
+            if column is not None and np.isfinite(column).any():
+                lower[j], upper[j] = np.nanmin(column), np.nanmax(column)
+        return cls(lower, upper)
+
+    def outside(self, X: np.ndarray) -> np.ndarray:
+        """(n, M) True where a value lies beyond its column's range (missing values never do)."""
+        X = np.asarray(X)
+        out = np.zeros(X.shape, dtype=bool)
+        checked = np.flatnonzero(np.isfinite(self.lower))
+        if len(checked) == 0:
+            return out
+        if X.dtype.kind in "biuf":
+            values = X[:, checked].astype(float)
+        else:
+            columns = [_numeric(X[:, j]) for j in checked]
+            values = np.column_stack([np.full(len(X), np.nan) if c is None else c for c in columns])
+        with np.errstate(invalid="ignore"):
+            beyond = (values < self.lower[checked]) | (values > self.upper[checked])
+        out[:, checked] = beyond & ~np.isnan(values)
+        return out
+
+    def clip(self, X: np.ndarray) -> np.ndarray:
+        """Numeric rows with every checked column clipped into its range."""
+        lower = np.where(np.isfinite(self.lower), self.lower, -np.inf)
+        upper = np.where(np.isfinite(self.upper), self.upper, np.inf)
+        return np.clip(np.asarray(X, dtype=float), lower, upper)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"support_lower": self.lower, "support_upper": self.upper}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Support | None:
+        """The support saved by `to_arrays` (removed from `arrays`), or None for older state."""
+        lower, upper = arrays.pop("support_lower", None), arrays.pop("support_upper", None)
+        if lower is None or upper is None:
+            return None
+        return cls(np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
+
+
+def _numeric(column: np.ndarray) -> np.ndarray | None:
+    """The column as floats, or None when some value is not a number (a category)."""
+    if column.dtype.kind in "biuf":
+        return column.astype(float)
+    try:
+        values = pd.to_numeric(pd.Series(column), errors="raise")
+    except (TypeError, ValueError):
+        return None
+    if values.dtype.kind not in "biuf":
+        return None
+    return values.to_numpy(dtype=float)
+
+
+def outside_schema(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
+    """(n, M_raw) True where a raw value lies outside what the schema recorded at training: a
+    number beyond [minimum, maximum], a category not among those seen. Missing values are not
+    flagged (whether the model takes them is the schema's own check)."""
+    out = np.zeros((len(frame), len(schema.features)), dtype=bool)
+    for j, feature in enumerate(schema.features):
+        column = frame[feature.name]
+        if feature.kind is Kind.CATEGORY:
+            seen = set(feature.categories)
+            out[:, j] = [not _missing(v) and v not in seen for v in column.tolist()]
+        elif feature.kind in (Kind.NUMBER, Kind.INTEGER) and feature.minimum is not None:
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+            upper = feature.maximum if feature.maximum is not None else np.inf
+            with np.errstate(invalid="ignore"):
+                out[:, j] = (values < feature.minimum) | (values > upper)
+    return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
