@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export BENTOML_DO_NOT_TRACK := true
 
-.PHONY: setup serve train test lint bench browser clean lock
+.PHONY: setup serve train test lint bench browser clean lock container-test
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ browser:
 
 test: lint browser
 	$(BIN)/python -m pytest -q
+
+# builds and runs images with buildah + podman (installed from Debian's packages when missing):
+# an image of a non-default bundle, and the default image; minutes, so not part of `make test`
+container-test: setup
+	RUN_CONTAINER_SMOKE=1 $(BIN)/python -m pytest -q -s tests/e2e/test_container.py
 
 bench: setup
 	$(BIN)/python -m bench

@@ -31,7 +31,7 @@ def import_exports(folder: Path) -> list[str]:
 
     tags = []
     for file in sorted(folder.glob("*.bentomodel")):
-        tags.append(str(bentoml.models.import_model(str(file)).tag))
+        tags.append(str(bentoml.models.import_model(str(file.resolve())).tag))
         print(f"imported {file.name}: {tags[-1]}")
     return tags
 

@@ -63,22 +63,30 @@ def store_bundle_in(home: Path, name: str, bundle: Any) -> tuple[str, Path]:
 
 @contextlib.contextmanager
 def serve(
-    home: Path, tag: str, *, env: Mapping[str, str] | None = None, timeout: float = 120
+    home: Path,
+    tag: str | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    target: str = "service:ExplainedModel",
+    cwd: Path = ROOT,
 ) -> Iterator[Server]:
-    """Start the service on bundle `tag` from the store under `home`; stop its process group after."""
+    """Start `bentoml serve <target>` (the service from the repository, or a Bento's tag) on
+    bundle `tag` (None: no BUNDLE, the Bento's own) from the store under `home`, in `cwd`; stop
+    its process group after."""
     port = free_port()
     log = home / f"serve-{port}.log"
     environ = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "BUNDLE"},
         "BENTOML_HOME": str(home),
         "BENTOML_DO_NOT_TRACK": "true",
-        "BUNDLE": tag,
+        **({} if tag is None else {"BUNDLE": tag}),
         **(env or {}),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(BENTOML), "serve", "service:ExplainedModel", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
+            [str(BENTOML), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=cwd,
             env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,

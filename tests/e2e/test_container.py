@@ -1,8 +1,9 @@
 """The Dockerfile, built and run without a Docker engine (buildah + podman, by
-../shared/container/ci-container-smoke.sh), answers a real POST /predict.
+tests/e2e/container/smoke.sh): an image of a user's own bundle (not the default one) answers a
+real POST /predict exactly as the host does, and the default image still builds with no arguments.
 
-Runs when RUN_CONTAINER_SMOKE=1, or when buildah and podman are installed (RUN_CONTAINER_SMOKE=0
-skips it). The first run installs the tools and makes a local Debian base: minutes.
+Opt-in, as it builds images for minutes: `make container-test` (RUN_CONTAINER_SMOKE=1). The first
+run installs buildah and podman from Debian's packages and makes a local Debian base image.
 """
 
 from __future__ import annotations
@@ -11,42 +12,52 @@ import math
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.e2e.server import ROOT, free_port
+from tests.tables import user_table
 
-SCRIPT = Path(
-    os.environ.get("CONTAINER_SMOKE_SCRIPT", ROOT.parent / "shared" / "container" / "ci-container-smoke.sh")
-)
+SCRIPT = ROOT / "tests" / "e2e" / "container" / "smoke.sh"
 WORK = Path(os.environ.get("WORK", "/tmp/ci-container"))
 NAME = "ci-app-smoke"  # the container name the script uses
-
-
-def _reason_to_skip() -> str | None:
-    wanted = os.environ.get("RUN_CONTAINER_SMOKE")
-    if wanted == "0":
-        return "RUN_CONTAINER_SMOKE=0"
-    if not SCRIPT.is_file():
-        return f"no container smoke script at {SCRIPT}"
-    if wanted != "1" and not (shutil.which("buildah") and shutil.which("podman")):
-        return "buildah/podman not installed (set RUN_CONTAINER_SMOKE=1 to install them and run)"
-    return None
-
+# what the image is built from: the files a clone of the repository has
+CONTEXT = (
+    *("Dockerfile", ".dockerignore", "pyproject.toml", "requirements.lock"),
+    *("scoring", "training", "service"),
+)
 
 pytestmark = [
     pytest.mark.container,
     pytest.mark.e2e,
     pytest.mark.slow,
-    pytest.mark.skipif(_reason_to_skip() is not None, reason=str(_reason_to_skip())),
+    pytest.mark.skipif(
+        os.environ.get("RUN_CONTAINER_SMOKE") != "1", reason="builds images: RUN_CONTAINER_SMOKE=1 runs it"
+    ),
 ]
 
 
-def test_container_serves_explained_predictions() -> None:
-    from sklearn.datasets import load_breast_cancer
+def _context(tmp: Path) -> Path:
+    context = tmp / "context"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in CONTEXT:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=ignore)
+        else:
+            context.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, context / name)
+    (context / "bundles").mkdir()
+    return context
 
+
+def _build_and_run(context: Path, build_args: str = "") -> tuple[str, int]:
+    """Build and start the image; its URL and size in bytes (the container keeps running)."""
     port = free_port()
     env = {
         **os.environ,
@@ -55,38 +66,97 @@ def test_container_serves_explained_predictions() -> None:
         "KEEP_RUNNING": "1",
         "HOST_PORT": str(port),
         "READY_TIMEOUT": "300",
+        "EXTRA_BUILD_ARGS": build_args,
     }
-    try:
-        done = subprocess.run(
-            ["bash", str(SCRIPT), str(ROOT), "3000", "/readyz"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=3600,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        url = f"http://127.0.0.1:{port}"
-        row = load_breast_cancer(as_frame=True).data.iloc[0].to_dict()
-        r = httpx.post(url + "/predict", json={"rows": [row], "top_k": 5}, timeout=120)
-        assert r.status_code == 200, r.text
-        body = r.json()
-        assert body["model"]["name"] == "breast_cancer_svc"
-        assert body["predictions"][0] in ("malignant", "benign")
-        (item,) = body["explanations"]
-        assert item["method"] == "amortized" and item["target"] == body["predictions"][0]  # auto's pick
-        assert len(item["attributions"]) == 6 and item["attributions"][-1]["feature"] == "(other)"
-        total = item["base_value"] + sum(a["value"] for a in item["attributions"]) + item["residual"]
-        assert math.isclose(total, item["output"], rel_tol=1e-9, abs_tol=1e-9)
-        bad = httpx.post(url + "/predict", json={"rows": [{**row, "mean radius": "big"}]}, timeout=60)
-        assert bad.status_code == 400 and bad.json()["field"] == "mean radius"
-    finally:
-        containers = {
-            **os.environ,
-            "CONTAINERS_STORAGE_CONF": str(WORK / "storage.conf"),
-            "CONTAINERS_CONF": str(WORK / "containers.conf"),
-        }
-        if shutil.which("podman"):
-            subprocess.run(
-                ["podman", "rm", "-f", "-t", "0", NAME], env=containers, capture_output=True, check=False
-            )
+    done = subprocess.run(
+        ["bash", str(SCRIPT), str(context), "3000", "/readyz"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    size = int((WORK / "image-size-bytes").read_text().strip())
+    print(f"image size: {size / 1e6:.0f} MB ({build_args or 'the default bundle'})")
+    return f"http://127.0.0.1:{port}", size
+
+
+@pytest.fixture
+def cleanup() -> Iterator[None]:
+    yield
+    containers = {
+        **os.environ,
+        "CONTAINERS_STORAGE_CONF": str(WORK / "storage.conf"),
+        "CONTAINERS_CONF": str(WORK / "containers.conf"),
+    }
+    if shutil.which("podman"):
+        remove = ["podman", "rm", "-f", "-t", "0", NAME]
+        subprocess.run(remove, env=containers, capture_output=True, check=False)
+
+
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+
+
+def test_an_image_of_your_own_bundle_answers_as_the_host(
+    bentoml_home: Path, tmp_path: Path, cleanup: None
+) -> None:
+    """Train a bundle from a CSV (HGB, missing values), export it into the build context,
+    build with --build-arg BUNDLE=<tag>: the container serves that bundle, equal to the host's."""
+    import bentoml
+
+    from tests.training.conftest import run_python
+    from training import load_from_store
+
+    table = user_table(3000, seed=3)
+    table.to_csv(tmp_path / "churn.csv", index=False)
+    csv = ["--csv", str(tmp_path / "churn.csv"), "--target", "churned"]
+    done = run_python("-m", "training", *csv, "--no-build", "--quiet", home=bentoml_home)
+    assert done.returncode == 0, done.stderr[-2000:]
+    tag = str(bentoml.models.get("churn_churned_hist_gradient_boosting:latest").tag)
+    context = _context(tmp_path)
+    bentoml.models.export_model(tag, str(context / "bundles" / "churn.bentomodel"))
+
+    url, size = _build_and_run(context, f"BUNDLE={tag}")
+    assert size <= 800e6, f"the image is {size / 1e6:.0f} MB"
+
+    rows = [_json_row(r) for r in table.drop(columns="churned").iloc[:8].to_dict("records")]
+    rows[1]["region"] = "atlantis"  # an unseen category
+    r = httpx.post(url + "/predict", json={"rows": rows, "target": "all"}, timeout=120)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == {"name": tag.split(":")[0], "version": tag.split(":")[1]}
+
+    host = load_from_store(tag)
+    frame = host.schema.validate(rows)
+    prediction = host.predict(frame)
+    explanation = host.explain(frame)
+    assert body["predictions"] == [str(p) for p in prediction.labels]
+    names = list(explanation.output_names)
+    served = {(e["row"], e["target"]): e for e in body["explanations"]}
+    for i in range(len(rows)):
+        for k, output in enumerate(names):
+            item = served[(i, output)]
+            values = {a["feature"]: a["value"] for a in item["attributions"]}
+            expected = dict(zip(explanation.feature_names, explanation.values[i, :, k], strict=True))
+            assert values.keys() == expected.keys()
+            np.testing.assert_allclose([values[f] for f in expected], list(expected.values()), atol=1e-12)
+            assert item["output"] == pytest.approx(explanation.outputs[i, k], abs=1e-12)
+
+
+def test_the_default_image_needs_no_arguments(tmp_path: Path, cleanup: None) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    url, size = _build_and_run(_context(tmp_path))
+    assert size <= 800e6, f"the image is {size / 1e6:.0f} MB"
+    row = load_breast_cancer(as_frame=True).data.iloc[0].to_dict()
+    r = httpx.post(url + "/predict", json={"rows": [row], "top_k": 5}, timeout=120)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"]["name"] == "breast_cancer_svc"
+    (item,) = body["explanations"]
+    total = item["base_value"] + sum(a["value"] for a in item["attributions"]) + item["residual"]
+    assert math.isclose(total, item["output"], rel_tol=1e-9, abs_tol=1e-9)
+    bad = httpx.post(url + "/predict", json={"rows": [{**row, "mean radius": "big"}]}, timeout=60)
+    assert bad.status_code == 400 and bad.json()["field"] == "mean radius"
