@@ -41,6 +41,13 @@ class Settings:
     allow_pickle_bundles: bool = False
     refine_max_ms: float = DEFAULT_MAX_MS
     signing_key: bytes | None = field(default=None, repr=False)
+    # time a client has to send its body: body_timeout_s plus body_seconds_per_mb per MiB (408 after)
+    body_timeout_s: float = 5.0
+    body_seconds_per_mb: float = 2.0
+    # requests answered at once, counted once their body is in (429 beyond, /readyz 503 while full)
+    max_in_flight: int = 256
+    # an oversized body is read and dropped up to this size, so every client reads the 413
+    max_discard_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         positive = ("max_rows", "max_body_bytes", "batch_max_rows", "audit_max_pending", "audit_evaluations")
@@ -49,6 +56,10 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.refine_max_ms <= 1000:
             raise ValueError(f"refine_max_ms must be in [0, 1000], got {self.refine_max_ms}")
+        if self.max_in_flight < 1 or self.max_discard_bytes < 1:
+            raise ValueError(f"max_in_flight and max_discard_bytes must be at least 1, got {self}")
+        if self.body_timeout_s <= 0 or self.body_seconds_per_mb < 0:
+            raise ValueError(f"body_timeout_s must be > 0 and body_seconds_per_mb >= 0, got {self}")
         if self.batch_wait_ms < 0:
             raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
         if not 0.0 <= self.audit_fraction <= 1.0:
@@ -72,6 +83,10 @@ class Settings:
             audit_evaluations=_number(environ, "AUDIT_EVALUATIONS", default.audit_evaluations, int),
             allow_pickle_bundles=_flag(environ, "ALLOW_PICKLE_BUNDLES", default.allow_pickle_bundles),
             signing_key=signing_key_from(environ),
+            body_timeout_s=_number(environ, "BODY_TIMEOUT_S", default.body_timeout_s, float),
+            body_seconds_per_mb=_number(environ, "BODY_SECONDS_PER_MB", default.body_seconds_per_mb, float),
+            max_in_flight=_number(environ, "MAX_IN_FLIGHT", default.max_in_flight, int),
+            max_discard_bytes=_number(environ, "MAX_DISCARD_BYTES", default.max_discard_bytes, int),
         )
 
 

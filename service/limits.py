@@ -1,86 +1,204 @@
 """An ASGI middleware guarding the JSON API routes before BentoML parses a body.
 
-For a POST to one of `routes` it answers, itself and with the service's error body:
-413 for a body over `max_body_bytes` (by Content-Length, or counted as it streams in),
-415 for a media type other than JSON, and 400 for a body that is not a JSON object or has keys
-the route does not take. Anything else passes through unchanged, with the body it has read
-replayed to the app. Other paths and methods (health, metrics, docs) are not touched.
+For a POST to one of `routes` it answers, itself and with the service's error body
+(`{"error", "row", "field"}`, echoed text cut to a bound and always encodable):
+- 400 for Content-Length together with Transfer-Encoding (request smuggling; connection closed),
+  an invalid Content-Length, a body that is not a JSON object or has keys the route does not take;
+- 413 for a body over `max_body_bytes`. So that every client reads it (urllib sends the whole
+  body before it reads an answer, and sees a reset if the server closes first), the body is read
+  and discarded up to `max_discard_bytes`; a client that sent `Expect: 100-continue` gets the
+  413 at once, before it sends the body;
+- 415 for a media type other than JSON;
+- 408 when the body does not arrive in time: `body_timeout_s` plus `body_seconds_per_mb` for each
+  MiB it declares (connection closed). A stalled upload is dropped at its deadline;
+- 429 when `max_in_flight` requests are already being answered. A request takes one of these
+  slots only once its whole body is in, so slow or stalled uploads never hold one.
+Anything else passes through unchanged, with the body replayed to the app. While the app works,
+the guard listens for the client going away: then the app's task is cancelled, so work still
+queued for it (batched jobs included) is never computed.
+
+`GET /readyz` answers 503 while every slot is taken, else it is BentoML's. Other paths and
+methods (health, metrics, docs) are not touched. Each 4xx is logged as one line with a request id
+(also sent back in `X-Request-Id`), never a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+import time
+import uuid
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+logger = logging.getLogger("bentoml.service.explained_model.requests")
+
 JSON_TYPES = ("application/json",)
+MIB = 1024 * 1024
+MAX_ECHO_CHARS = 200  # of a value quoted back in an error message
+MAX_MESSAGE_CHARS = 1000
 
 
 class BodyTooLarge(Exception):
     pass
 
 
+class BodyTimeout(Exception):
+    pass
+
+
+class ClientGone(Exception):
+    pass
+
+
+def safe_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` cut to `limit` characters (saying how much was cut), lone surrogates escaped, so
+    that any message can be written as UTF-8 JSON."""
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, routes: Mapping[str, Collection[str]]):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        routes: Mapping[str, Collection[str]],
+        body_timeout_s: float = 5.0,
+        body_seconds_per_mb: float = 2.0,
+        max_in_flight: int = 256,
+        max_discard_bytes: int = 64 * MIB,
+    ):
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be at least 1, got {max_body_bytes}")
+        if body_timeout_s <= 0 or body_seconds_per_mb < 0:
+            raise ValueError(
+                f"body_timeout_s must be > 0 and body_seconds_per_mb >= 0, got {body_timeout_s}, "
+                f"{body_seconds_per_mb}"
+            )
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.routes = {path: frozenset(keys) for path, keys in routes.items()}
+        self.body_timeout_s = body_timeout_s
+        self.body_seconds_per_mb = body_seconds_per_mb
+        self.max_in_flight = max_in_flight
+        self.max_discard_bytes = max(max_discard_bytes, max_body_bytes)
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in self.routes:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
-        problem = self._check_headers(headers)
-        if problem is not None:
-            await _reply(scope, receive, send, *problem)
+        if scope.get("method") == "GET" and scope.get("path") == "/readyz" and self.exhausted:
+            await self._reply(scope, send, 503, f"not ready: all {self.max_in_flight} request slots are busy")
             return
+        if scope.get("method") != "POST" or scope.get("path") not in self.routes:
+            await self.app(scope, receive, send)
+            return
+        await self._guard(scope, receive, send)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.in_flight >= self.max_in_flight
+
+    def deadline_s(self, size: int) -> float:
+        """Seconds a client has to deliver a body of `size` bytes."""
+        return self.body_timeout_s + self.body_seconds_per_mb * size / MIB
+
+    async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        length = headers.get("content-length")
+        if length is not None and "transfer-encoding" in headers:
+            await self._reply(scope, send, 400, "Content-Length and Transfer-Encoding together", close=True)
+            return
+        if length is not None and not length.isdigit():
+            await self._reply(
+                scope, send, 400, f"invalid Content-Length {safe_text(length, 40)!r}", close=True
+            )
+            return
+        declared = int(length) if length is not None else None
+        if declared is not None and declared > self.max_body_bytes:
+            await self._refuse_large(scope, receive, send, declared, headers)
+            return
+        media = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if media not in JSON_TYPES:
+            message = f"expected Content-Type application/json, got {safe_text(media, 80)!r}"
+            await self._reply(scope, send, 415, message, close=True)
+            return
+        started = time.monotonic()
         try:
-            body = await self._read(receive)
+            body = await self._read(receive, self.deadline_s(declared or self.max_body_bytes))
         except BodyTooLarge:
-            await _reply(scope, receive, send, 413, self._too_large(), None)
+            await self._reply(scope, send, 413, self._too_large(), close=True)
+            return
+        except BodyTimeout:
+            seconds = time.monotonic() - started
+            message = f"the request body did not arrive within {seconds:.1f} s"
+            await self._reply(scope, send, 408, message, close=True)
+            return
+        except ClientGone:
             return
         problem = self._check_body(body, self.routes[scope["path"]])
         if problem is not None:
-            await _reply(scope, receive, send, *problem)
+            await self._reply(scope, send, *problem)
             return
-        await self.app(scope, _replay(body, receive), send)
+        if self.exhausted:
+            await self._reply(scope, send, 429, f"too many requests: all {self.max_in_flight} slots are busy")
+            return
+        self.in_flight += 1
+        try:
+            await _until_disconnect(self.app, scope, body, receive, send)
+        finally:
+            self.in_flight -= 1
 
     def _too_large(self) -> str:
         return f"request body is larger than the limit of {self.max_body_bytes} bytes"
 
-    def _check_headers(self, headers: Mapping[str, str]) -> tuple[int, str, str | None] | None:
-        length = headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return 400, f"invalid Content-Length {length!r}", None
-            if int(length) > self.max_body_bytes:
-                return 413, self._too_large(), None
-        media = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if media not in JSON_TYPES:
-            return 415, f"expected Content-Type application/json, got {media!r}", None
-        return None
+    async def _refuse_large(
+        self, scope: Scope, receive: Receive, send: Send, declared: int, headers: Mapping[str, str]
+    ) -> None:
+        """413, read by every client: before the body when it waits for 100-continue, else after
+        reading (and dropping) the body, when it is not beyond what we are willing to discard."""
+        if headers.get("expect", "").lower() == "100-continue" or declared > self.max_discard_bytes:
+            await self._reply(scope, send, 413, self._too_large(), close=True)
+            return
+        with contextlib.suppress(BodyTimeout, ClientGone, BodyTooLarge):
+            await self._read(receive, self.deadline_s(declared), keep=False, limit=self.max_discard_bytes)
+        await self._reply(scope, send, 413, self._too_large(), close=True)
 
-    async def _read(self, receive: Receive) -> bytes:
+    async def _read(
+        self, receive: Receive, seconds: float, *, keep: bool = True, limit: int | None = None
+    ) -> bytes:
+        try:
+            return await asyncio.wait_for(self._collect(receive, keep, limit or self.max_body_bytes), seconds)
+        except TimeoutError:
+            raise BodyTimeout from None
+
+    @staticmethod
+    async def _collect(receive: Receive, keep: bool, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 raise BodyTooLarge
-            chunks.append(chunk)
+            if keep:
+                chunks.append(chunk)
             if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+                return b"".join(chunks)
 
     @staticmethod
     def _check_body(body: bytes, keys: frozenset[str]) -> tuple[int, str, str | None] | None:
@@ -97,26 +215,73 @@ class RequestGuard:
             return 400, f"unknown field; expected only {sorted(keys)}", unknown[0]
         return None
 
+    @staticmethod
+    async def _reply(
+        scope: Scope, send: Send, status: int, message: str, field: str | None = None, *, close: bool = False
+    ) -> None:
+        request_id = uuid.uuid4().hex[:16]
+        text = safe_text(message)
+        name = None if field is None else safe_text(field, MAX_ECHO_CHARS)
+        logger.warning(
+            "client error %d %s %s request_id=%s: %s",
+            status,
+            scope.get("method"),
+            scope.get("path"),
+            request_id,
+            text,
+        )
+        headers = {"X-Request-Id": request_id}
+        if close:
+            headers["Connection"] = "close"
+        response = JSONResponse(
+            {"error": text, "row": None, "field": name}, status_code=status, headers=headers
+        )
+        await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
 
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-async def _reply(
-    scope: Scope, receive: Receive, send: Send, status: int, message: str, field: str | None
-) -> None:
-    response = JSONResponse({"error": message, "row": None, "field": field}, status_code=status)
-    await response(scope, receive, send)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+async def _until_disconnect(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+    """Run the app on the read `body`; cancel it if the client disconnects before it answers."""
+    gone = asyncio.Event()
+    replayed = False
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
+        nonlocal replayed
+        if not replayed:
+            replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        await gone.wait()
+        return {"type": "http.disconnect"}
 
-    return replay
+    task = asyncio.ensure_future(app(scope, replay, send))
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+                return
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task not in done:  # the client went away first: drop its work
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            logger.info(
+                "client of %s %s went away: its request was cancelled", scope.get("method"), scope.get("path")
+            )
+            return
+        task.result()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher

@@ -74,7 +74,8 @@ def batch_rows_histogram() -> Any:
 @bentoml.service(
     name="explained_model",
     workers=1,
-    traffic={"timeout": 120, "max_concurrency": 256},
+    # requests whose body is still arriving count here too: RequestGuard's MAX_IN_FLIGHT bounds work
+    traffic={"timeout": 120, "max_concurrency": 4096},
 )
 class ExplainedModel:
     """Predictions with local explanations, global importance and metadata of one bundle, and the
@@ -224,5 +225,11 @@ def api_fields(apis: Any) -> dict[str, Sequence[str]]:
 
 _service: Any = ExplainedModel  # a bentoml.Service; mypy does not apply class decorators
 _service.add_asgi_middleware(
-    RequestGuard, max_body_bytes=SETTINGS.max_body_bytes, routes=api_fields(_service.apis)
+    RequestGuard,
+    max_body_bytes=SETTINGS.max_body_bytes,
+    routes=api_fields(_service.apis),
+    body_timeout_s=SETTINGS.body_timeout_s,
+    body_seconds_per_mb=SETTINGS.body_seconds_per_mb,
+    max_in_flight=SETTINGS.max_in_flight,
+    max_discard_bytes=SETTINGS.max_discard_bytes,
 )
