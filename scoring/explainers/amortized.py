@@ -44,6 +44,7 @@ from scoring.fidelity import (
     reference_values,
     relative_l2,
 )
+from scoring.rowwise import rowwise_matmul
 
 # candidate ridge penalties and length-scales (multiples of the median distance between rows)
 ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
@@ -218,7 +219,9 @@ class AmortizedExplainer(ScoringExplainer):
         relevance-weighted)."""
         z = self._standardize(X) * self.relevance_
         centres = self._standardize(self.audit_background_.rows) * self.relevance_
-        d2 = (z**2).sum(axis=1)[:, None] - 2 * z @ centres.T + (centres**2).sum(axis=1)[None, :]
+        d2 = (
+            (z**2).sum(axis=1)[:, None] - 2 * rowwise_matmul(z, centres.T) + (centres**2).sum(axis=1)[None, :]
+        )
         return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
 
     def _terms(self, X: np.ndarray, outputs: np.ndarray) -> np.ndarray:
@@ -227,7 +230,9 @@ class AmortizedExplainer(ScoringExplainer):
 
     def _inside_error(self, X: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         """(n, K) stated L2 error of the values of rows inside the training support."""
-        squared = self._terms(X, outputs) @ self.error_weights_
+        terms = self._terms(X, outputs)  # (n, K, T)
+        squared = rowwise_matmul(terms.reshape(-1, terms.shape[-1]), self.error_weights_[:, None])
+        squared = squared.reshape(terms.shape[:2])
         return self.error_scale_ * np.sqrt(np.maximum(squared, self.error_floor_))
 
     def _measure(self, X: np.ndarray, held: np.ndarray) -> dict[str, Any]:
@@ -355,7 +360,9 @@ class AmortizedExplainer(ScoringExplainer):
         """(n, M, K) uncorrected values: one small matrix product per term."""
         linear, intercept, wave_in, wave_offset, wave_out = self.folded_ if folded is None else folded
         X = np.asarray(X, dtype=float)
-        out = X @ linear + intercept + np.cos(X @ wave_in + wave_offset) @ wave_out
+        # row by row, bit for bit: a row's values never depend on the rows explained with it
+        out = rowwise_matmul(X, linear) + intercept
+        out += rowwise_matmul(np.cos(rowwise_matmul(X, wave_in) + wave_offset), wave_out)
         out = out.reshape(len(X), 2, *self.share_.shape)
         return out[:, 0] + out[:, 1] * delta[:, None, :]
 
