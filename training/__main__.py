@@ -58,8 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument(
         "--importance-rows",
         type=int,
-        help="rows for global importance (default: all for linear/tree/amortized, else 50; "
-        "at most --max-explain-rows)",
+        help="rows for global importance (default: every test row for linear/tree/amortized, "
+        "50 for the other methods, at most --max-explain-rows either way)",
     )
     model.add_argument(
         "--max-explain-rows",
@@ -68,7 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="training rows a model-agnostic explainer is fitted on, and rows global importance "
         f"covers, at most (a seeded sample; default {MAX_EXPLAIN_ROWS:,})",
     )
-    model.add_argument("--fidelity-rows", type=int, default=10, help="rows compared with the reference")
+    model.add_argument(
+        "--fidelity-rows", type=int, default=10, help="rows compared with the reference (default 10)"
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--name",
