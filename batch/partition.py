@@ -93,8 +93,7 @@ def explain_rows(bundle: Bundle, plan: Plan, X: pd.DataFrame, *, offset: int, so
     m, k_total = len(plan.feature_names), len(plan.outputs.names)
     stats = PartitionStats(rows=n, explained=0, skipped=0, seconds=0.0, abs_sum=np.zeros((m, k_total)))
     if len(checked.frame):
-        prediction = bundle.predict(checked.frame)
-        explanation = bundle.explain(checked.frame, options.level)
+        prediction, explanation = _predict_and_explain(bundle, checked.frame, options)
         finite = _finite(prediction, explanation)
         if not finite.all():
             where = np.flatnonzero(good)[~finite]
@@ -140,6 +139,20 @@ def explain_rows(bundle: Bundle, plan: Plan, X: pd.DataFrame, *, offset: int, so
         columns[ERROR_MESSAGE] = messages
     stats.seconds = time.perf_counter() - started
     return Explained(columns, good, tuple(answers), stats)
+
+
+def _predict_and_explain(
+    bundle: Bundle, frame: pd.DataFrame, options: ExplainOptions
+) -> tuple[Prediction, Explanation]:
+    """The bundle's prediction and explanation of the rows. A lone row is computed as a pair (and
+    the copy dropped): BLAS takes another path for a 1-row product (scikit-learn's own
+    `predict_proba` too), whose last bits can differ from the same row's in a bigger partition."""
+    if len(frame) == 1:
+        prediction, explanation = _predict_and_explain(
+            bundle, pd.concat([frame, frame], ignore_index=True), options
+        )
+        return _select(prediction, explanation, np.array([True, False]))
+    return bundle.predict(frame), bundle.explain(frame, options.level)
 
 
 def _ids(X: pd.DataFrame, options: ExplainOptions, offset: int, source: str) -> np.ndarray:

@@ -37,8 +37,8 @@ from scoring.bundle import MANIFEST, STORE_FILES, Bundle, load_bundle
 
 DEFAULT_PARTITION_ROWS = 50_000
 JOB_FILE = "_job.json"
-SUMMARY_FILE = "summary.json"
-PLOT_FILE = "global_importance.png"
+SUMMARY_FILE = "_summary.json"  # "_": Parquet readers of the folder skip it
+PLOT_FILE = "_global_importance.png"
 MANIFEST_DIGEST_KEY = "manifest_sha256"
 
 
