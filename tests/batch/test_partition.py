@@ -4,6 +4,7 @@ named by file, row and field (or written with their message)."""
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -89,7 +90,7 @@ def test_a_rows_answer_does_not_depend_on_its_partition(name: str) -> None:
     cuts = [0, 1, 3, 19, 41, 60]  # a one-row partition too
     parts = [
         explain_partition(b, X.iloc[lo:hi].reset_index(drop=True), offset=lo)
-        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
+        for lo, hi in itertools.pairwise(cuts)
     ]
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole, check_exact=True)
 
