@@ -426,3 +426,41 @@ def test_without_a_sample_the_data_tabs_say_why(browser: BrowserContext, server:
     page.wait_for_selector("#whatif-prediction")
     assert watch.errors == [] and watch.outside == []
     page.close()
+
+
+def test_rows_outside_what_training_saw_are_flagged(browser: BrowserContext, server: Server) -> None:
+    """A sample row and a what-if edit with a value beyond the training range: the individual and
+    what-if views name the feature, as the service's explanation does (`outside`)."""
+    with urllib.request.urlopen(f"{server.url}/dashboard/data") as response:
+        data = json.loads(response.read())
+    with urllib.request.urlopen(
+        urllib.request.Request(
+            f"{server.url}/metadata", data=b"{}", headers={"Content-Type": "application/json"}
+        )
+    ) as response:
+        schema = {f["name"]: f for f in json.loads(response.read())["schema"]["features"]}
+    beyond = float(schema["x0"]["maximum"]) + 50.0
+    data["sample"]["columns"]["x0"][3] = beyond
+    page, watch = open_dashboard(browser, server, data=json.dumps(data).encode())
+    page.click("#tab-individual")
+    page.click("text=Select row 3")
+    page.wait_for_selector("#individual-outside")
+    assert json.loads(page.get_attribute("#individual-outside", "data-features") or "[]") == ["x0"]
+    page.click("text=Select row 4")
+    page.wait_for_selector("#individual-chart")
+    assert page.locator("#individual-outside").count() == 0
+
+    page.click("#tab-whatif")
+    page.fill('[data-feature="x0"]', str(beyond))
+    page.click("#whatif-predict")
+    page.wait_for_selector("#whatif-output")
+    page.wait_for_selector("#whatif-outside")
+    shown = json.loads(page.get_attribute("#whatif-outside", "data-features") or "[]")
+    edited = {f: column[4] for f, column in data["sample"]["columns"].items()}
+    edited["x0"] = beyond
+    api = post_predict(server, {"rows": [edited], "explain": True, "level": "raw"})
+    assert shown == api["explanations"][0]["outside"] == ["x0"]
+    shot(page, "10_outside")
+    assert page.evaluate("window.__dashboard.errors") == []
+    assert watch.errors == [] and watch.outside == []
+    page.close()

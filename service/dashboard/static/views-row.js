@@ -42,6 +42,25 @@ function predictionHtml(label, probs) {
   return `${main} <span class="muted">(${S.classes.map((c, k) => `P(${esc(c)}) = ${fmt(probs[k], 4)}`).join(", ")})</span>`;
 }
 
+// Features of a row outside what training saw (the schema's range and categories), as the
+// service flags them in each explanation's "outside".
+function outsideOf(row) {
+  return S.features.filter((f) => {
+    const v = row[f.name];
+    if (v === null || v === undefined) return false;
+    if (f.kind === "category") return Array.isArray(f.categories) && f.categories.length > 0 && !f.categories.includes(v);
+    if (f.kind === "boolean") return false;
+    return (f.minimum != null && v < f.minimum) || (f.maximum != null && v > f.maximum);
+  }).map((f) => f.name);
+}
+
+function outsideHtml(names, id) {
+  if (!names || !names.length) return "";
+  return `<p id="${id}" class="warning" role="note" data-features="${esc(JSON.stringify(names))}">Outside what training saw:
+    <strong>${esc(names.join(", "))}</strong>. The explainer learned from the training data only, so this
+    explanation is less certain here (its stated error says by how much).</p>`;
+}
+
 function needRowHtml() {
   return `<p class="muted">Pick a row first: in the table of the Individual feature importance tab, or by
     clicking a point in the Dataset explorer.</p>`;
@@ -76,6 +95,7 @@ export function renderIndividual(ctx) {
   html += `<p>Explained output: <strong>${esc(expl.output_names[k])}</strong> in ${esc(spaceLabel(expl.space))} space, by the ${esc(expl.method)} method, at the ${esc(expl.level)} level.
     Base value <span id="base-value" data-value="${base}">${fmt(base, 5)}</span> + sum of attributions = output
     <span id="output-value" data-value="${output}">${fmt(output, 5)}</span>${Math.abs(expl.max_abs_residual) > 1e-6 ? ` (up to a residual of ${fmt(expl.max_abs_residual, 3)})` : ""}.</p>
+    ${outsideHtml(outsideOf(Object.fromEntries(S.features.map((f) => [f.name, S.sample.columns[f.name]?.[i]]))), "individual-outside")}
     <div class="controls"><label>Top <output id="row-topk-value">${S.topK}</output> features
       <input id="row-topk" type="range" min="1" max="${ranked.length}" step="1" value="${S.topK}"></label></div>`;
   box.innerHTML = html;
@@ -219,6 +239,7 @@ function renderWhatIfResult({ payload, edited, explanation, explaining }) {
       cellAttrs: (r, c) => (c === 1 ? ` data-class="${esc(S.classes[r])}" data-value="${probs[r]}"` : ""),
     })}</div>`;
   }
+  if (!explanation) html += outsideHtml(outsideOf(edited), "whatif-outside");
   if (explaining) html += `<p id="whatif-explaining" class="muted">Explaining the edited row…</p>`;
   box.innerHTML = html;
   const ex = explanation;
@@ -231,8 +252,9 @@ function renderWhatIfResult({ payload, edited, explanation, explaining }) {
   if (ranked.length > shown.length) { labels.push(`(other ${ranked.length - shown.length} features)`); values.push(rest); }
   const p = document.createElement("p");
   p.innerHTML = `Explained output: <strong>${esc(ex.target)}</strong> in ${esc(spaceLabel(ex.space))} space (${esc(ex.method)}, ${esc(ex.level)} level).
-    Base value ${fmt(ex.base_value, 5)} + sum of attributions = output <span id="whatif-output" data-value="${ex.output}">${fmt(ex.output, 5)}</span>${ex.error ? `; sampling error about ${fmt(ex.error, 3)}` : ""}.`;
+    Base value ${fmt(ex.base_value, 5)} + sum of attributions = output <span id="whatif-output" data-value="${ex.output}">${fmt(ex.output, 5)}</span>${ex.error ? `; <span id="whatif-error-estimate" data-value="${ex.error}">estimated error about ${fmt(ex.error, 3)}</span>` : ""}${ex.evaluations ? ` (refined with ${ex.evaluations} model evaluations)` : ""}.`;
   box.append(p);
+  if (ex.outside?.length) box.insertAdjacentHTML("beforeend", outsideHtml(ex.outside, "whatif-outside"));
   const chart = barChart({
     title: "Attributions of the edited row (from POST /predict)", summary: "Positive values push the output up, negative down.",
     labels, xLabel: `Attribution (${spaceLabel(ex.space)})`,
