@@ -1,4 +1,4 @@
-"""The one rule of direction: service -> scoring <- training; scoring stays pure."""
+"""The one rule of direction: service -> scoring <- training, batch -> scoring; scoring stays pure."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 FORBIDDEN = {
-    "scoring": {"bentoml", "pydantic", "starlette", "fastapi", "training", "service"},
-    "service": {"training"},
+    "scoring": {"bentoml", "pydantic", "starlette", "fastapi", "training", "service", "batch"},
+    "service": {"training", "batch"},
     "training": {"service"},
+    # batch uses scoring and the model store (bentoml), never the service or training
+    "batch": {"service", "training", "pydantic", "starlette", "fastapi"},
 }
 
 
@@ -40,3 +42,9 @@ def test_checker_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import bentoml\nfrom training.package import x\n")
     assert imported_packages(bad) >= {"bentoml", "training"}
+
+
+def test_batch_explains_with_scoring_from_the_model_store() -> None:
+    """batch answers with the engine and reads bundles from the model store, as the service does."""
+    used = set().union(*(imported_packages(f) for f in (ROOT / "batch").rglob("*.py")))
+    assert {"scoring", "bentoml", "distributed"} <= used

@@ -1,0 +1,111 @@
+"""A real Dask cluster for tests: `dask scheduler` and `dask worker` processes on 127.0.0.1 and
+free ports, each worker with its own empty BENTOML_HOME and local directory; every process is
+started in its own session and only those are stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.e2e.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DASK = Path(sys.executable).parent / "dask"
+
+
+@dataclass
+class Cluster:
+    address: str
+    folder: Path
+    scheduler: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def home(self, i: int) -> Path:
+        """Worker i's BENTOML_HOME (its own model store, empty at start)."""
+        return self.folder / f"worker-{i}-home"
+
+    def kill_worker(self, i: int) -> None:
+        """SIGKILL worker i's whole process group (its nanny and the worker process)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.workers[i].pid, signal.SIGKILL)
+        self.workers[i].wait(timeout=10)
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+
+
+def _start(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, n_workers: int = 2, timeout: float = 60) -> Iterator[Cluster]:
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    base = {**os.environ, "PYTHONPATH": str(ROOT), "BENTOML_DO_NOT_TRACK": "true"}
+    scheduler = _start(
+        [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        folder / "scheduler.log",
+        base,
+    )
+    cluster = Cluster(address, folder, scheduler)
+    try:
+        for i in range(n_workers):
+            home = cluster.home(i)
+            (home / "models").mkdir(parents=True)
+            cluster.workers.append(
+                _start(
+                    [
+                        str(DASK), "worker", address, "--name", f"worker-{i}", "--nthreads", "1",
+                        "--nworkers", "1", "--host", "127.0.0.1", "--no-dashboard",
+                        "--local-directory", str(folder / f"worker-{i}-scratch"),
+                    ],
+                    folder / f"worker-{i}.log",
+                    {**base, "BENTOML_HOME": str(home)},
+                )
+            )  # fmt: skip
+        _wait_for_workers(cluster, n_workers, timeout)
+        yield cluster
+    finally:
+        for process in [*cluster.workers, scheduler]:
+            _stop(process)
+
+
+def _wait_for_workers(cluster: Cluster, n: int, timeout: float) -> None:
+    from distributed import Client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cluster.scheduler.poll() is not None:
+            raise RuntimeError(f"dask scheduler exited:\n{cluster.log('scheduler')}")
+        try:
+            with Client(cluster.address, timeout=5) as client:
+                client.wait_for_workers(n, timeout=max(deadline - time.monotonic(), 1))
+                return
+        except (OSError, TimeoutError):
+            time.sleep(0.3)
+    raise RuntimeError(f"{n} dask workers did not join in {timeout:.0f} s:\n{cluster.log('worker-0')}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
