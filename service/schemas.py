@@ -134,14 +134,29 @@ class ModelRef(BaseModel):
     version: str
 
 
+class RowError(BaseModel):
+    """A row of the request that could not be answered (its numbers are null); the others were."""
+
+    error: str
+    row: int
+    field: str | None = None
+
+
 class PredictResponse(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     model: ModelRef
     predictions: list[JsonScalar] = Field(description="one per row: a class name, or a number")
-    probabilities: list[dict[str, float]] | None = Field(description="per row, class -> probability")
+    probabilities: list[dict[str, float] | None] | None = Field(
+        description="per row, class -> probability (null for a row listed in errors)"
+    )
     explanations: list[ExplanationItem] | None = Field(
         description="one per row (per row and class with target 'all'), in row order; null if explain=false"
+    )
+    errors: list[RowError] | None = Field(
+        default=None,
+        description="rows that could not be answered, e.g. values so large the model's arithmetic "
+        "overflows (their predictions are null, they have no explanation); absent when every row was",
     )
 
 

@@ -26,6 +26,7 @@ from service.batching import Job, MicroBatcher, Outcome, join_outcomes, run_jobs
 from service.bundle_ref import exit_unless_servable, starts_a_server
 from service.config import Settings
 from service.dashboard.app import build_dashboard_app
+from service.finite import finite_body, screen_rows
 from service.limits import RequestGuard
 from service.loading import load_served_bundle
 from service.outputs import Outputs
@@ -152,13 +153,15 @@ class ExplainedModel:
                 max_rows=self.settings.max_rows,
             )
             options = checked.options
-            job = Job(checked.frame, options.level if options.explain else None, options.budget)
+            frame, screen = screen_rows(checked.frame)  # values near the float max: their own errors
+            job = Job(frame, options.level if options.explain else None, options.budget)
             parts = split_job(job, self.settings.batch_max_rows)
             outcome = join_outcomes(await asyncio.gather(*(self.batcher.submit(p) for p in parts)))
             body = predict_body(self.model, self.outputs, outcome.prediction, outcome.explanation, options)
+            body = finite_body(body, outcome.prediction, outcome.explanation, screen, len(checked.frame))
             _observe_refinement(outcome.explanation)
             if options.explain:
-                self.audit.offer(checked.frame)
+                self.audit.offer(frame)
         except ValidationError as e:
             return JSONResponse(validation_error_body(e), status_code=e.status)
         except Exception:

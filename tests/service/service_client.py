@@ -19,5 +19,20 @@ def serve_in_process(tag: str) -> Iterator[TestClient]:
     inner = ExplainedModel.inner  # type: ignore[attr-defined]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(inner, "bundle_model", bentoml.models.BentoModel(tag))
-        with TestClient(ExplainedModel.to_asgi(), raise_server_exceptions=False) as client:
-            yield client
+        try:
+            with TestClient(ExplainedModel.to_asgi(), raise_server_exceptions=False) as client:
+                yield client
+        finally:
+            forget_bentoml_metrics()
+
+
+def forget_bentoml_metrics() -> None:
+    """Unregister the request metrics BentoML's middleware created for an app, so that the next
+    in-process app of this test session can create them again (else: DuplicateTimeseries, a 500)."""
+    from prometheus_client import REGISTRY
+
+    names = REGISTRY._names_to_collectors  # prometheus_client has no lookup by name
+    for collector in {
+        c for n, c in list(names.items()) if n.startswith(("bentoml_service_", "bentoml_runner_"))
+    }:
+        REGISTRY.unregister(collector)
