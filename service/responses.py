@@ -19,6 +19,7 @@ from scoring.bundle import Bundle, Prediction
 from scoring.errors import ValidationError
 from scoring.explanation import OTHER, Explanation, Level
 from service.config import Settings
+from service.limits import MAX_ECHO_CHARS, safe_text
 from service.outputs import Outputs
 from service.requests import ExplainOptions, TargetKind
 
@@ -26,7 +27,9 @@ SERVING_LIBRARIES = ("bentoml", "scikit-learn", "numpy", "pandas", "shap", "skop
 
 
 def error_body(message: str, *, row: int | None = None, field: str | None = None) -> dict[str, Any]:
-    return {"error": message, "row": row, "field": field}
+    """The one error body; echoed text is cut to a bound and made encodable (`safe_text`)."""
+    name = None if field is None else safe_text(field, MAX_ECHO_CHARS)
+    return {"error": safe_text(message), "row": row, "field": name}
 
 
 def validation_error_body(error: ValidationError) -> dict[str, Any]:

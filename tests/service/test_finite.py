@@ -85,3 +85,12 @@ def test_no_response_carries_a_non_finite_number(client: tuple[str, TestClient],
                 *(a["value"] for a in item["attributions"]),
             ]
             assert all(math.isfinite(v) for v in numbers)
+
+
+def test_an_echoed_value_is_cut(client: tuple[str, TestClient]) -> None:
+    name, c = client
+    row = {f: 0.1 for f in NUMERIC[name]}
+    row[NUMERIC[name][0]] = "a" * 1_500_000
+    r = c.post("/predict", json={"rows": [row]})
+    assert r.status_code == 400 and r.json()["field"] == NUMERIC[name][0]
+    assert len(r.content) < 2_000 and "more characters" in r.json()["error"]
