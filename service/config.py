@@ -10,6 +10,7 @@ from typing import TypeVar
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
 from scoring.refine import DEFAULT_MAX_MS
 from scoring.signing import signing_key_from
+from service.auth import tokens_from
 from service.bundle_ref import DEFAULT_BUNDLE, bundle_tag
 
 T = TypeVar("T", int, float)
@@ -48,6 +49,11 @@ class Settings:
     max_in_flight: int = 256
     # an oversized body is read and dropped up to this size, so every client reads the 413
     max_discard_bytes: int = 64 * 1024 * 1024
+    # bearer tokens every API and dashboard route requires (none: open); health/metrics too if set
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    auth_health: bool = False
+    # the dashboard and its data endpoint (/dashboard/...), which serve held-out rows and labels
+    dashboard: bool = True
 
     def __post_init__(self) -> None:
         positive = ("max_rows", "max_body_bytes", "batch_max_rows", "audit_max_pending", "audit_evaluations")
@@ -87,6 +93,9 @@ class Settings:
             body_seconds_per_mb=_number(environ, "BODY_SECONDS_PER_MB", default.body_seconds_per_mb, float),
             max_in_flight=_number(environ, "MAX_IN_FLIGHT", default.max_in_flight, int),
             max_discard_bytes=_number(environ, "MAX_DISCARD_BYTES", default.max_discard_bytes, int),
+            api_tokens=tokens_from(environ),
+            auth_health=_flag(environ, "AUTH_HEALTH", default.auth_health),
+            dashboard=_flag(environ, "DASHBOARD", default.dashboard),
         )
 
 

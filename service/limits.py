@@ -219,24 +219,36 @@ class RequestGuard:
     async def _reply(
         scope: Scope, send: Send, status: int, message: str, field: str | None = None, *, close: bool = False
     ) -> None:
-        request_id = uuid.uuid4().hex[:16]
-        text = safe_text(message)
-        name = None if field is None else safe_text(field, MAX_ECHO_CHARS)
-        logger.warning(
-            "client error %d %s %s request_id=%s: %s",
-            status,
-            scope.get("method"),
-            scope.get("path"),
-            request_id,
-            text,
-        )
-        headers = {"X-Request-Id": request_id}
-        if close:
-            headers["Connection"] = "close"
-        response = JSONResponse(
-            {"error": text, "row": None, "field": name}, status_code=status, headers=headers
-        )
-        await response(scope, _no_receive, send)
+        await send_error(scope, send, status, message, field, close=close)
+
+
+async def send_error(
+    scope: Scope,
+    send: Send,
+    status: int,
+    message: str,
+    field: str | None = None,
+    *,
+    close: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Answer with the service's error body, logged as one line with a request id."""
+    request_id = uuid.uuid4().hex[:16]
+    text = safe_text(message)
+    name = None if field is None else safe_text(field, MAX_ECHO_CHARS)
+    logger.warning(
+        "client error %d %s %s request_id=%s: %s",
+        status,
+        scope.get("method"),
+        scope.get("path"),
+        request_id,
+        text,
+    )
+    extra = {"X-Request-Id": request_id, **(headers or {})}
+    if close:
+        extra["Connection"] = "close"
+    response = JSONResponse({"error": text, "row": None, "field": name}, status_code=status, headers=extra)
+    await response(scope, _no_receive, send)
 
 
 async def _no_receive() -> Message:

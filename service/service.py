@@ -22,6 +22,7 @@ from scoring.errors import ValidationError
 from scoring.explanation import Level
 from scoring.refine import Budget
 from service.audit import ServiceAudit
+from service.auth import BearerAuth
 from service.batching import Job, MicroBatcher, Outcome, join_outcomes, run_jobs, split_job
 from service.bundle_ref import exit_unless_servable, starts_a_server
 from service.config import Settings
@@ -227,6 +228,9 @@ def api_fields(apis: Any) -> dict[str, Sequence[str]]:
 
 
 _service: Any = ExplainedModel  # a bentoml.Service; mypy does not apply class decorators
+_service.add_asgi_middleware(  # outermost: no body is read for a request without a valid token
+    BearerAuth, tokens=SETTINGS.api_tokens, protect_health=SETTINGS.auth_health, dashboard=SETTINGS.dashboard
+)
 _service.add_asgi_middleware(
     RequestGuard,
     max_body_bytes=SETTINGS.max_body_bytes,
