@@ -8,7 +8,7 @@ engine-neutral step every engine can call (Dask here; Spark's `mapInPandas`, Ray
 """
 
 from batch.errors import BatchError, RowError
-from batch.layout import output_schema
+from batch.layout import output_schema, spark_ddl
 from batch.options import ExplainOptions, OnError, Plan
 from batch.partition import explain_partition
 from batch.table import TableResult, explain_table, read_stored_bundle
@@ -24,4 +24,5 @@ __all__ = [
     "explain_table",
     "output_schema",
     "read_stored_bundle",
+    "spark_ddl",
 ]

@@ -54,3 +54,18 @@ def output_schema(plan: Plan, input_schema: pa.Schema | None = None) -> pa.Schem
     if options.on_error is OnError.SKIP:
         fields.append(pa.field(ERROR_MESSAGE, pa.string()))
     return pa.schema(fields)
+
+
+SPARK_TYPES = {"int64": "bigint", "int32": "int", "double": "double", "float": "float", "string": "string",
+               "large_string": "string", "bool": "boolean"}  # fmt: skip
+
+
+def spark_ddl(schema: pa.Schema) -> str:
+    """The schema as a Spark DDL string (for `mapInPandas`), e.g. "`row_id` bigint, ..."."""
+    parts = []
+    for f in schema:
+        kind = SPARK_TYPES.get(str(f.type))
+        if kind is None:
+            raise ValueError(f"column {f.name!r} has Arrow type {f.type}, which spark_ddl does not map")
+        parts.append(f"`{f.name}` {kind}")
+    return ", ".join(parts)

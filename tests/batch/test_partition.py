@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from batch import BatchError, ExplainOptions, Plan, RowError, explain_partition, output_schema
+from batch import BatchError, ExplainOptions, Plan, RowError, explain_partition, output_schema, spark_ddl
 from batch.partition import explain_rows
 from scoring.bundle import Bundle
 from scoring.explanation import Level
@@ -80,6 +80,8 @@ def test_options_match_the_service(target: str, top_k: int | None, level: str) -
         list(out.columns)
         == output_schema(Plan.of(b, ExplainOptions(target=target, top_k=top_k, level=Level(level)))).names
     )
+    ddl = spark_ddl(output_schema(Plan.of(b, ExplainOptions(target=target, top_k=top_k, level=Level(level)))))
+    assert [part.split("`")[1] for part in ddl.split(", ")] == list(out.columns)
 
 
 @pytest.mark.parametrize("name", ["svc", "amortized", "mixed"])
