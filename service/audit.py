@@ -4,6 +4,11 @@ on /metrics and in /metadata, so that fidelity drift in production shows.
 
 Rows wait in a bounded queue; when it is full, sampled rows are dropped and counted, never
 waited for. Off by default (AUDIT_FRACTION=0).
+
+The audit never takes more than `cpu_share` of the time: after auditing for t seconds the thread
+rests t * (1 - share) / share (the service's AUDIT_CPU_SHARE, 0.05 by default), so it cannot
+starve the request path of the worker's core or of the GIL. `close()` stops within a few seconds
+even with a full queue: rows not yet audited are dropped and counted.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import functools
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -60,7 +66,8 @@ def audit_metrics() -> dict[str, Any]:
 class ServiceAudit:
     """Samples served rows with probability `fraction` and audits them in a daemon thread.
 
-    `max_pending` bounds the rows waiting; `evaluations_per_row` sizes the reference.
+    `max_pending` bounds the rows waiting; `evaluations_per_row` sizes the reference;
+    `cpu_share` (0, 1] bounds the share of time the thread audits (1: no rest).
     When `fraction` is 0, or the explainer cannot be audited, `offer` does nothing and
     `summary()` says why.
     """
@@ -72,9 +79,15 @@ class ServiceAudit:
         fraction: float,
         max_pending: int,
         evaluations_per_row: int,
+        cpu_share: float = 1.0,
         seed: int = 0,
     ):
+        if not 0.0 < cpu_share <= 1.0:
+            raise ValueError(f"cpu_share must be in (0, 1], got {cpu_share}")
         self.bundle = bundle
+        self.cpu_share = cpu_share
+        self.busy_s = 0.0  # time spent auditing
+        self._stop = threading.Event()
         self.fraction = fraction
         self.max_pending = max_pending
         self.reason = "off (AUDIT_FRACTION=0)" if fraction == 0 else audit_unavailable(bundle.explainer)
@@ -121,6 +134,10 @@ class ServiceAudit:
         assert self._audit is not None
         metrics = self._metrics
         while (rows := self._queue.get()) is not None:
+            if self._stop.is_set():
+                self._drop(len(rows))
+                continue
+            start = time.perf_counter()
             try:
                 errors, noise = self._audit.measure(self.bundle.explainer_rows(rows))
             except Exception:
@@ -141,17 +158,33 @@ class ServiceAudit:
                 with self._idle:
                     self._pending -= len(rows)
                     self._idle.notify_all()
+            took = time.perf_counter() - start
+            self.busy_s += took
+            if self.cpu_share < 1.0:
+                self._stop.wait(took * (1.0 - self.cpu_share) / self.cpu_share)
+
+    def _drop(self, n: int) -> None:
+        """Rows queued but not audited: the audit is closing."""
+        with self._idle:
+            self.dropped += n
+            self._pending -= n
+            self._idle.notify_all()
+        self._metrics["dropped"].inc(n)
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every queued row is audited (tests, shutdown); False on timeout."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def close(self) -> None:
-        """Stop the thread after the rows already queued."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the thread: the row being audited finishes, rows still queued are dropped and
+        counted. Waits at most `timeout` seconds for the thread."""
         if self._thread is not None:
+            self._stop.set()
             self._queue.put(None)
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=timeout)
+            if self._thread.is_alive():
+                logger.warning("the audit did not stop within %.0f s; left to end with the process", timeout)
             self._thread = None
 
     def summary(self) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class Settings:
     auth_health: bool = False
     # the dashboard and its data endpoint (/dashboard/...), which serve held-out rows and labels
     dashboard: bool = True
+    # the share of time the audit's thread may work (it rests the remainder), in (0, 1]
+    audit_cpu_share: float = 0.05
 
     def __post_init__(self) -> None:
         positive = ("max_rows", "max_body_bytes", "batch_max_rows", "audit_max_pending", "audit_evaluations")
@@ -64,6 +66,8 @@ class Settings:
             raise ValueError(f"refine_max_ms must be in [0, 1000], got {self.refine_max_ms}")
         if self.max_in_flight < 1 or self.max_discard_bytes < 1:
             raise ValueError(f"max_in_flight and max_discard_bytes must be at least 1, got {self}")
+        if not 0.0 < self.audit_cpu_share <= 1.0:
+            raise ValueError(f"audit_cpu_share must be in (0, 1], got {self.audit_cpu_share}")
         if self.body_timeout_s <= 0 or self.body_seconds_per_mb < 0:
             raise ValueError(f"body_timeout_s must be > 0 and body_seconds_per_mb >= 0, got {self}")
         if self.batch_wait_ms < 0:
@@ -96,6 +100,7 @@ class Settings:
             api_tokens=tokens_from(environ),
             auth_health=_flag(environ, "AUTH_HEALTH", default.auth_health),
             dashboard=_flag(environ, "DASHBOARD", default.dashboard),
+            audit_cpu_share=_number(environ, "AUDIT_CPU_SHARE", default.audit_cpu_share, float),
         )
 
 

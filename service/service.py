@@ -120,6 +120,7 @@ class ExplainedModel:
             fraction=SETTINGS.audit_fraction,
             max_pending=SETTINGS.audit_max_pending,
             evaluations_per_row=SETTINGS.audit_evaluations,
+            cpu_share=SETTINGS.audit_cpu_share,
         )
         logger.info("serving %s (%s explainer)", served.tag, self.bundle.explainer.method)
 
