@@ -10,8 +10,9 @@ and moves g(x) towards them by their precision:
 
 with a g's stated squared error (its calibrated per-row error), s the sampling variance (from the
 spread of antithetic pairs) and b the squared shift the summary causes (the summary's values
-differ from those over every training row by a share of their size measured on held-out rows at
-fit time). The amortized values are the prior each evaluation improves on, so a small budget
+differ from those over every training row; on held-out rows at fit time that shift measured a
+multiple of g's stated error, and b is that multiple squared times g's error model at the row's
+own output). The amortized values are the prior each evaluation improves on, so a small budget
 never makes a row worse than g, and the stated error after refinement combines both parts.
 Sampling runs in rounds, each doubling the permutations, until every row's stated error is at
 most `precision`, its evaluations reach `max_evaluations`, or the time left (`max_ms` per row)
@@ -112,6 +113,7 @@ def refine(
     sampler = _Sampler(explainer, X, np.random.default_rng(seed))
     prior = explanation.values[idx]
     prior_var = explanation.stderr[idx] ** 2
+    bias = explainer.summary_shift_**2 * explainer.inside_variance(explanation.outputs[idx])
     started = time.perf_counter()
     deadline = None if budget.max_ms is None else budget.max_ms * len(idx) / 1000.0
     values, variance = prior, prior_var
@@ -136,7 +138,7 @@ def refine(
             elif deadline <= 0:
                 break
         sampler.run(step)
-        values, variance = _combine(explainer, prior, prior_var, *sampler.estimate())
+        values, variance = _combine(prior, prior_var, bias, *sampler.estimate())
         if budget.precision is not None:
             if (np.sqrt(variance.sum(axis=1)) <= budget.precision).all():
                 break
@@ -153,16 +155,15 @@ def refine(
 
 
 def _combine(
-    explainer: AmortizedExplainer,
     prior: np.ndarray,
     prior_var: np.ndarray,
+    bias: np.ndarray,
     sampled: np.ndarray,
     sampled_var: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """g + lambda (sampled - g) per (row, output), and its stated variance per feature. The
-    sampled values are over the summary: their error is the sampling variance plus the shift
-    the summary causes, measured at fit time relative to the values' size."""
-    bias = (explainer.summary_shift_ * sampled) ** 2
+    sampled values are over the summary: their error is the sampling variance plus `bias`, the
+    squared shift the summary causes."""
     a = prior_var.sum(axis=1, keepdims=True)  # (n, 1, K)
     s = (sampled_var + bias).sum(axis=1, keepdims=True)
     lam = a / np.maximum(a + s, np.finfo(float).tiny)

@@ -205,8 +205,6 @@ class AmortizedExplainer(ScoringExplainer):
     ) -> None:
         """Weights of the error model (scoring.explainers.calibration) from the ridge's
         leave-one-out errors less the labels' noise; scales 1 until calibrated on held-out rows."""
-        nearest = self._nearest_distance(inputs)
-        self.distance_scale_ = float(np.median(nearest)) or 1.0
         squared = (loo**2).sum(axis=1) - label_noise.sum(axis=1)  # (n, K)
         terms = self._terms(inputs, f_inputs)
         self.error_weights_, self.error_floor_ = fit_error_weights(terms, squared)
@@ -214,19 +212,8 @@ class AmortizedExplainer(ScoringExplainer):
         self.outside_scale_ = 1.0
         self.summary_shift_ = float("nan")  # measured on held-out rows
 
-    def _nearest_distance(self, X: np.ndarray) -> np.ndarray:
-        """Distance from each row to the nearest row of the background summary (standardized,
-        relevance-weighted)."""
-        z = self._standardize(X) * self.relevance_
-        centres = self._standardize(self.audit_background_.rows) * self.relevance_
-        d2 = (
-            (z**2).sum(axis=1)[:, None] - 2 * rowwise_matmul(z, centres.T) + (centres**2).sum(axis=1)[None, :]
-        )
-        return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
-
     def _terms(self, X: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-        distance2 = (self._nearest_distance(X) / self.distance_scale_) ** 2
-        return error_terms(outputs, self.expected_value_, distance2, self.space_ is Space.PROBABILITY)
+        return error_terms(outputs, self.expected_value_, self.space_ is Space.PROBABILITY)
 
     def _inside_error(self, X: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         """(n, K) stated L2 error of the values of rows inside the training support."""
@@ -268,8 +255,12 @@ class AmortizedExplainer(ScoringExplainer):
             seeds=(self.seed + 2, self.seed + 3),
         )
         audit_errors = relative_l2(values, audit.values)
-        # how far the summary moves values, relative to their size: refinement samples over it
-        self.summary_shift_ = float(np.median(relative_l2(audit.values, reference.values)))
+        # how far the summary moves values, relative to g's stated error: refinement samples
+        # over the summary, so this is its bias (median ratio, as the error's own calibration)
+        self.summary_shift_ = median_scale(
+            _actual(audit.values, reference), self._inside_error(held, f(held))
+        )
+        calibration["summary_shift_scale"] = self.summary_shift_
         return {
             "reference": {**reference.describe(), "noise_floor": noise_floor(reference)},
             "calibration": calibration,
@@ -369,15 +360,22 @@ class AmortizedExplainer(ScoringExplainer):
     def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._explain_flagged(X, np.zeros(X.shape, dtype=bool))
 
+    def _profile(self) -> np.ndarray:
+        """(M, K) each feature's share of the stated error (held-out RMSE per feature, unit L2)."""
+        norm = np.sqrt((self.stderr_**2).sum(axis=0, keepdims=True))
+        profile = self.stderr_ / np.where(norm > 0, norm, 1.0)
+        return np.where(norm > 0, profile, 1.0 / np.sqrt(self.stderr_.shape[0]))
+
+    def inside_variance(self, outputs: np.ndarray) -> np.ndarray:
+        """(n, M, K) the error model's variance at rows with these outputs, as if inside the
+        support (what a background summary's shift scales with; not a move's own error)."""
+        return (self._inside_error(outputs, outputs)[:, None, :] * self._profile()[None]) ** 2
+
     def _explain_flagged(
         self, X: np.ndarray, outside: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parts = self._parts(X, outside)
-        norm = np.sqrt((self.stderr_**2).sum(axis=0, keepdims=True))
-        profile = self.stderr_ / np.where(norm > 0, norm, 1.0)
-        if not (norm > 0).all():
-            profile = np.where(norm > 0, profile, 1.0 / np.sqrt(X.shape[1]))
-        variance = (parts.inside[:, None, :] * profile[None]) ** 2
+        variance = (parts.inside[:, None, :] * self._profile()[None]) ** 2
         variance += (self.outside_scale_ * parts.extra[:, None, :] * parts.direction[:, :, None]) ** 2
         values = parts.values
         if self.space_ is Space.PROBABILITY:
@@ -448,9 +446,7 @@ class AmortizedExplainer(ScoringExplainer):
             "share": self.share_,
             "stderr": self.stderr_,
             "error_weights": self.error_weights_,
-            "error_model": np.array(
-                [self.error_scale_, self.outside_scale_, self.error_floor_, self.distance_scale_]
-            ),
+            "error_model": np.array([self.error_scale_, self.outside_scale_, self.error_floor_]),
             "summary_shift": np.array(self.summary_shift_),
             "audit_rows": self.audit_background_.rows,
             "audit_weights": self.audit_background_.weights,
@@ -466,9 +462,7 @@ class AmortizedExplainer(ScoringExplainer):
         self.share_ = arrays["share"]
         self.stderr_ = arrays["stderr"]
         self.error_weights_ = arrays["error_weights"]
-        self.error_scale_, self.outside_scale_, self.error_floor_, self.distance_scale_ = (
-            float(v) for v in arrays["error_model"]
-        )
+        self.error_scale_, self.outside_scale_, self.error_floor_ = (float(v) for v in arrays["error_model"])
         self.audit_background_ = Background(arrays["audit_rows"], arrays["audit_weights"])
         self._fold()
         self.summary_shift_ = float(arrays["summary_shift"])

@@ -24,18 +24,15 @@ from scipy.stats import rankdata
 
 from scoring.support import Support
 
-N_TERMS = 3
+N_TERMS = 2
 
 
-def error_terms(
-    outputs: np.ndarray, base: np.ndarray, distance2: np.ndarray, probability: bool
-) -> np.ndarray:
+def error_terms(outputs: np.ndarray, base: np.ndarray, probability: bool) -> np.ndarray:
     """(n, K, N_TERMS): the error model's regressors for each row and output."""
     n, k = outputs.shape
     terms = np.empty((n, k, N_TERMS))
     terms[..., 0] = 1.0
     terms[..., 1] = outputs * (1.0 - outputs) if probability else np.abs(outputs - base[None, :])
-    terms[..., 2] = distance2[:, None]
     return terms
 
 
