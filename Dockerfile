@@ -15,6 +15,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BENTOML_DO_NOT_TRACK=true \
     BENTOML_HOME=/build/bentoml \
     MPLCONFIGDIR=/tmp/matplotlib
+# LightGBM needs the OpenMP runtime to load (here: to train or check a LightGBM bundle)
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 WORKDIR /build/src
 COPY requirements.lock pyproject.toml ./
 RUN pip install -r requirements.lock
@@ -38,6 +40,10 @@ RUN useradd --create-home --uid 10001 app
 WORKDIR /home/app/src
 COPY requirements.lock ./
 COPY --from=bundle /build/image/requirements.txt ./requirements-serve.txt
+COPY --from=bundle /build/image/apt-packages.txt ./
+RUN if [ -s apt-packages.txt ]; then apt-get update \
+    && apt-get install -y --no-install-recommends $(cat apt-packages.txt) && rm -rf /var/lib/apt/lists/*; fi \
+ && rm apt-packages.txt
 # the libraries' own test suites (about 120 MB) are never imported when serving
 RUN pip install -c requirements.lock -r requirements-serve.txt \
  && find /usr/local/lib/python3.11/site-packages -depth -type d -name tests -exec rm -rf {} + \

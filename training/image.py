@@ -8,7 +8,8 @@ first. The bundle `TAG` must then be in the store; the default bundle is trained
 It is loaded and verified as the service will, then written to `--out`: `models/` (a model store
 holding that one version, as `latest` too) and `requirements.txt` (the serving dependencies of
 pyproject.toml plus the extra of the bundle's model library: lightgbm, xgboost), which the image
-installs with the project's lock as constraints.
+installs with the project's lock as constraints, and `apt-packages.txt` (system libraries that
+library needs).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def prepare(tag: str, imports: Path, out: Path) -> str:
     (models / "latest").write_text(str(stored.tag.version))
     libraries = [lib for lib in bundle.manifest.get("model_libraries", []) if lib != "scikit-learn"]
     (out / "requirements.txt").write_text("\n".join(serving_requirements(libraries)) + "\n")
+    # LightGBM's wheel needs the system's OpenMP runtime, which slim images lack
+    (out / "apt-packages.txt").write_text("libgomp1\n" if "lightgbm" in libraries else "")
     return str(stored.tag)
 
 

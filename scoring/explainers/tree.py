@@ -52,10 +52,11 @@ def _averaging_forests() -> tuple[type, ...]:
 
 @functools.cache
 def _optional_class(module: str, name: str) -> type | None:
-    """A class of an optional library (LightGBM, XGBoost), or None where it is not installed."""
+    """A class of an optional library (LightGBM, XGBoost), or None where it is not installed or
+    cannot load (LightGBM without the system's OpenMP runtime raises OSError)."""
     try:
         return getattr(importlib.import_module(module), name)
-    except ImportError:
+    except (ImportError, OSError):
         return None
 
 

@@ -143,3 +143,12 @@ def test_your_own_training_script_outside_the_repository(tmp_path: Path) -> None
         assert r.status_code == 200, r.text
         _assert_answers_as_the_bundle(r.json(), r.text, tag.group(1), rows, home)
         assert r.json()["explanations"][0]["method"] == "tree"
+
+    # the Bento's bundle gone from the store: bentoml serve stops at once, naming it
+    name, version = tag.group(1).split(":")
+    (home / "models" / name / version).rename(tmp_path / "moved")
+    env = {k: v for k, v in os.environ.items() if k != "BUNDLE"}
+    env.update(BENTOML_HOME=str(home), BENTOML_DO_NOT_TRACK="true")
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve", bento.group(1), "--port", "0"]
+    gone = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert gone.returncode == 1 and f"bundle {tag.group(1)} is not in the model store" in gone.stderr
