@@ -183,3 +183,8 @@ def test_figures_are_reductions_of_the_rows() -> None:
     for q in (0.5, 0.9):
         assert abs(quantiles[f"p{round(q * 100)}"] / np.quantile(stated, q) - 1) < 0.05
     assert quantiles["max"] == stated.max()
+    # out-of-range counts, where the explainer flags features outside what training saw
+    if e.outside is not None:
+        assert total.outside is not None
+        assert total.outside.tolist() == e.outside.sum(axis=0).tolist()
+        assert total.rows_outside == int(e.outside.any(axis=1).sum()) > 0

@@ -151,3 +151,28 @@ def test_a_tampered_bundle_fails_on_the_client_and_on_workers(
             scheduler=cluster.scheduler.address,
             progress=False,
         )
+
+
+def test_the_command_names_a_bad_row_and_exits_2(
+    store: Path, tmp_path: Path, cluster: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from batch.__main__ import main
+
+    tag = stored("logistic")
+    X = numbers(built("logistic"), 50).astype({"x3": object})
+    X.loc[31, "x3"] = "abc"
+    X.to_csv(tmp_path / "rows.csv", index=False)
+    common = [
+        "--bundle",
+        tag,
+        "--input",
+        str(tmp_path / "rows.csv"),
+        "--scheduler",
+        cluster.scheduler.address,
+    ]
+    assert main([*common, "--output", str(tmp_path / "a"), "--quiet"]) == 2
+    assert "rows.csv, row 31, feature 'x3': expected a finite number, got 'abc'" in capsys.readouterr().err
+    assert main([*common, "--output", str(tmp_path / "b"), "--quiet", "--on-error", "skip"]) == 0
+    assert '"skipped": 1' in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([*common, "--output", str(tmp_path / "c"), "--colour", "red"])
