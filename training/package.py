@@ -20,7 +20,14 @@ from scoring.explainers import choose_explainer, choose_method
 from scoring.pipeline import accepted_inputs
 from scoring.schema import Schema, plain_value
 from training import report as reports
-from training.plan import Plan, as_frame, fit_rows, plan_explanation, with_transformations
+from training.plan import (
+    Plan,
+    as_frame,
+    fit_rows,
+    over_raw_when_exact,
+    plan_explanation,
+    with_transformations,
+)
 
 PLOT = "global_importance.png"
 # rows a model-agnostic explainer is fitted on, and global importance computed over, at most
@@ -108,6 +115,9 @@ def build_bundle(
             f"match the preprocessor's {X_fit.shape[1]} output columns; only the raw level is available",
         )
         X_fit = fit_rows(model, plan, X)
+    raw_plan = over_raw_when_exact(plan, model, raw_names, explainer)
+    if raw_plan is not plan:
+        plan, X_fit = raw_plan, fit_rows(model, raw_plan, X)
     X_explainer = explainer_rows(plan.target, X_fit, explainer, max_explain_rows, seed)
     start = time.perf_counter()
     choice = choose_explainer(

@@ -49,6 +49,34 @@ def plan_explanation(model: Any, raw_names: Sequence[str]) -> Plan:
     )
 
 
+def over_raw_when_exact(plan: Plan, model: Any, raw_names: Sequence[str], method: str) -> Plan:
+    """`auto` for a black-box pipeline whose preprocessing widens the columns (one-hot encoding):
+    when the raw columns are few enough to enumerate every coalition but the engineered ones are
+    not, explain the whole pipeline over the raw columns, exactly, instead of sampling or
+    amortizing over the engineered ones (the engineered level is then not available)."""
+    from scoring.explainers import EXACT_MAX_FEATURES
+    from scoring.explainers.linear import is_linear
+    from scoring.explainers.tree import is_tree_model
+
+    if method != "auto" or plan.feature_map is None:
+        return plan
+    estimator = plan.target
+    engineered = len(plan.feature_map.engineered_names)
+    if is_linear(estimator) or is_tree_model(estimator):
+        return plan
+    if not len(raw_names) <= EXACT_MAX_FEATURES < engineered:
+        return plan
+    return Plan(
+        model,
+        None,
+        "the whole pipeline over raw columns",
+        f"a black box with {engineered} engineered columns from {len(raw_names)} raw ones: every "
+        f"coalition of the {len(raw_names)} raw columns is enumerated (exact values, "
+        f"{2 ** len(raw_names)} coalitions per background row) instead of a sampled or amortized "
+        f"estimate over {engineered} engineered columns; only the raw level is available",
+    )
+
+
 def as_frame(X: Any, feature_names: Sequence[str] | None, model: Any) -> pd.DataFrame:
     """The training rows as a frame with raw column names."""
     if isinstance(X, pd.DataFrame):
