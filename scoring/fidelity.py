@@ -22,6 +22,8 @@ from scoring.explanation import Method
 TOP_K = 5
 # model evaluations an audit's reference spends per row (the service's AUDIT_EVALUATIONS default)
 AUDIT_EVALUATIONS_PER_ROW = 25_000
+# `auto` never serves by default a method that costs more than this to explain one row
+MAX_ONLINE_SECONDS_PER_ROW = 0.05
 # below this many permutations per seed a reference is too noisy to measure anything against
 MIN_REFERENCE_PERMUTATIONS = 64
 
@@ -150,19 +152,37 @@ def noise_floor(reference: Reference) -> dict[str, float]:
     return {"median_rel_l2": float(np.median(noise)), "p90_rel_l2": float(np.quantile(noise, 0.9))}
 
 
-def choose_black_box(fidelity: dict[str, Any], *, tolerance: float = 0.05) -> tuple[Method, str]:
+def choose_black_box(
+    fidelity: dict[str, Any],
+    *,
+    tolerance: float = 0.05,
+    max_seconds_per_row: float = MAX_ONLINE_SECONDS_PER_ROW,
+) -> tuple[Method, str]:
     """`auto` for a black-box model: amortized when its measured median relative L2 error is
-    within `tolerance` (absolute) of the kernel method's on the same held-out rows, else kernel.
+    within `tolerance` (absolute) of the kernel method's on the same held-out rows; else kernel,
+    unless kernel costs more than `max_seconds_per_row` to explain one row (measured at fit
+    time): a default that cannot answer online is no default, so amortized stays, its error
+    stated per row and refinable within a per-request budget.
 
     `fidelity` is an amortized explainer's `fidelity_` (figures under "amortized" and "kernel").
-    Returns the method and a one-line reason to record.
+    Returns the method and a one-line reason to record, with both errors and costs per row.
     """
     try:
         ours = float(fidelity["amortized"]["median_rel_l2"])
         kernel = float(fidelity["kernel"]["median_rel_l2"])
     except (KeyError, TypeError):
         return Method.KERNEL, "no fidelity measured for the amortized explainer: kernel"
-    verdict = f"amortized median rel. L2 {ours:.3f} vs kernel {kernel:.3f} (tolerance {tolerance:.3f})"
+    ours_s = fidelity["amortized"].get("seconds_per_row")
+    kernel_s = fidelity["kernel"].get("seconds_per_row")
+    cost = ""
+    if ours_s is not None and kernel_s is not None:
+        cost = f" ({1000 * float(ours_s):.2f} vs {1000 * float(kernel_s):.1f} ms per row)"
+    verdict = f"amortized median rel. L2 {ours:.3f} vs kernel {kernel:.3f}{cost} (tolerance {tolerance:.3f})"
     if ours <= kernel + tolerance:
         return Method.AMORTIZED, f"{verdict}: amortized is within tolerance"
+    if kernel_s is not None and float(kernel_s) > max_seconds_per_row:
+        return Method.AMORTIZED, (
+            f"{verdict}: kernel is more accurate but costs more than {1000 * max_seconds_per_row:.0f} ms "
+            "per row online; amortized, with its per-row error stated and refinable (max_ms)"
+        )
     return Method.KERNEL, f"{verdict}: amortized is not within tolerance, kernel"

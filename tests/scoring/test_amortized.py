@@ -204,3 +204,11 @@ def test_auto_rule_for_black_box_models() -> None:
     assert method is Method.KERNEL and "not within tolerance" in reason
     method, reason = choose_black_box({}, tolerance=0.05)
     assert method is Method.KERNEL and "no fidelity" in reason
+    costly = {
+        "amortized": {"median_rel_l2": 0.30, "seconds_per_row": 0.0005},
+        "kernel": {"median_rel_l2": 0.20, "seconds_per_row": 1.9},
+    }
+    method, reason = choose_black_box(costly, tolerance=0.05)
+    assert method is Method.AMORTIZED and "1900.0 ms per row" in reason and "0.300" in reason
+    method, _ = choose_black_box(costly, tolerance=0.05, max_seconds_per_row=2.0)
+    assert method is Method.KERNEL
