@@ -55,7 +55,7 @@ class Feature:
             raise ValidationError(f"expected a finite number, got {value!r}", row=row, field=self.name)
         if not math.isfinite(value):
             raise ValidationError(f"expected a finite number, got {value!r}", row=row, field=self.name)
-        if self.kind is Kind.INTEGER and float(value) != int(value):
+        if self.kind is Kind.INTEGER and isinstance(value, float) and not value.is_integer():
             raise ValidationError(f"expected an integer, got {value!r}", row=row, field=self.name)
         return value
 

@@ -30,6 +30,7 @@ from service.dashboard.app import build_dashboard_app
 from service.finite import finite_body, screen_rows
 from service.limits import RequestGuard
 from service.loading import load_served_bundle
+from service.openapi import OpenAPITruth, describe_rows
 from service.outputs import Outputs
 from service.requests import parse_level, parse_predict
 from service.responses import (
@@ -223,6 +224,22 @@ def _observe_batch(jobs: int, rows: int) -> None:
     batch_rows_histogram().observe(rows)
 
 
+def describe_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with /predict's rows, levels and targets of the served bundle."""
+    served = bentoml.get_current_service()
+    outputs: Outputs = served.outputs
+    targets = [
+        t for t in ("predicted", "all", *outputs.names, *(outputs.labels or ())) if not isinstance(t, bool)
+    ]
+    return describe_rows(
+        document,
+        served.bundle.schema,
+        levels=[str(level) for level in served.bundle.levels],
+        targets=[t for t in dict.fromkeys(targets) if isinstance(t, (str, int))],
+        max_rows=SETTINGS.max_rows,
+    )
+
+
 def api_fields(apis: Any) -> dict[str, Sequence[str]]:
     """Each API route and the body keys it takes."""
     return {method.route: list(method.input_spec.model_fields) for method in apis.values()}
@@ -232,6 +249,7 @@ _service: Any = ExplainedModel  # a bentoml.Service; mypy does not apply class d
 _service.add_asgi_middleware(  # outermost: no body is read for a request without a valid token
     BearerAuth, tokens=SETTINGS.api_tokens, protect_health=SETTINGS.auth_health, dashboard=SETTINGS.dashboard
 )
+_service.add_asgi_middleware(OpenAPITruth, describe=describe_openapi)
 _service.add_asgi_middleware(
     RequestGuard,
     max_body_bytes=SETTINGS.max_body_bytes,
