@@ -40,6 +40,7 @@ JOB_FILE = "_job.json"
 SUMMARY_FILE = "_summary.json"  # "_": Parquet readers of the folder skip it
 PLOT_FILE = "_global_importance.png"
 MANIFEST_DIGEST_KEY = "manifest_sha256"
+CONNECT_SECONDS = 10  # how long to try reaching an existing scheduler
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def explain_table(
     job = TaskJob(stored.manifest_sha256, options, needed, fs.unstrip_protocol(folder))
     started = time.perf_counter()
     stats = [PartitionStats.from_json(done[p.name]) for p in partitions if p.name in done]
-    with _cluster(scheduler, workers) as client:
+    with _ClusterClient(scheduler, workers) as client:
         cluster_seconds = time.perf_counter() - started
         client.register_plugin(BundlePlugin(stored.files, stored.manifest_sha256, stored.tag))
         if progress and "dashboard" in (client.scheduler_info().get("services") or {}):
@@ -172,7 +173,7 @@ def _prepare_output(
     return {}
 
 
-class _cluster:
+class _ClusterClient:
     """A client of the cluster at `scheduler`, or of a local cluster it starts and stops."""
 
     def __init__(self, scheduler: str | None, workers: int | None):
@@ -185,7 +186,10 @@ class _cluster:
         from distributed import Client, LocalCluster
 
         if self.scheduler is not None:
-            self.client = Client(self.scheduler, timeout=30)
+            try:
+                self.client = Client(self.scheduler, timeout=CONNECT_SECONDS)
+            except (OSError, TimeoutError) as error:
+                raise BatchError(f"cannot reach the Dask scheduler at {self.scheduler!r}: {error}") from None
             return self.client
         dashboard = ":0" if _has_bokeh() else None
         self.cluster = LocalCluster(

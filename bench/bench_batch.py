@@ -101,10 +101,15 @@ def batch_job(tag: str, table: Path, out: Path, address: str) -> Timing:
 
 
 def in_process(bundle: Any, frames: list[pd.DataFrame], work: Callable[[Any, pd.DataFrame], Any]) -> Timing:
-    start = time.perf_counter()
-    for frame in frames:
-        work(bundle, frame)
-    return Timing("in process", sum(len(f) for f in frames), time.perf_counter() - start)
+    """`work` on every partition in this process, on one thread as a Dask worker has (Dask sets
+    its workers' BLAS and OpenMP threads to 1)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        start = time.perf_counter()
+        for frame in frames:
+            work(bundle, frame)
+        return Timing("in process", sum(len(f) for f in frames), time.perf_counter() - start)
 
 
 def explain_only(bundle: Any, frame: pd.DataFrame) -> Any:

@@ -176,3 +176,18 @@ def test_the_command_names_a_bad_row_and_exits_2(
     assert '"skipped": 1' in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main([*common, "--output", str(tmp_path / "c"), "--colour", "red"])
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.e2e.server import free_port
+
+    monkeypatch.setattr("batch.table.CONNECT_SECONDS", 1)
+    tag = stored("logistic")
+    numbers(built("logistic"), 10).to_parquet(tmp_path / "t.parquet")
+    with pytest.raises(BatchError, match="cannot reach the Dask scheduler"):
+        explain_table(
+            tag, str(tmp_path / "t.parquet"), str(tmp_path / "out"),
+            scheduler=f"tcp://127.0.0.1:{free_port()}", progress=False,
+        )  # fmt: skip
