@@ -19,6 +19,8 @@ from scoring.errors import BundleError
 from tests.batch.answers import assert_additive, by_id
 from tests.batch.conftest import built, numbers, read_output, stored
 
+pytestmark = pytest.mark.slow  # a local Dask cluster of two worker processes
+
 
 def worker_loads() -> list[str]:
     """The digests this worker process loaded (run on the worker: imported there)."""
