@@ -129,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     with estimate.timed_bar(f"fitting {args.model}", seconds, enabled=progress):
         model.fit(parts.X_train, parts.y_train)
     fit_seconds = time.perf_counter() - start
-    _warn_about_explainer(args, model, parts.X_train)
 
     saved = training.save_model(
         name,
@@ -164,23 +163,6 @@ def main(argv: list[str] | None = None) -> int:
                 bento = training.build_bento(saved.tag)
     print(summary(saved, dataset, fit_seconds=fit_seconds, bento=bento, build_note=build_note))
     return 0
-
-
-def _warn_about_explainer(args: argparse.Namespace, model: Any, X: Any) -> None:
-    """Before a long explainer fit (a black box's amortized explainer), say how long, and the levers."""
-    from scoring import Method
-    from scoring.explainers import choose_method
-    from training import estimate
-    from training.plan import fit_rows, plan_explanation
-
-    if len(X) <= LARGE_TABLE_ROWS and (args.fit_evaluations or 0) <= 2_000_000:
-        return
-    plan = plan_explanation(model, list(X.columns))
-    rows = fit_rows(model, plan, X.iloc[: min(len(X), 512)])
-    method = choose_method(plan.target, rows.shape[1]) if args.explainer == "auto" else Method(args.explainer)
-    found = estimate.explainer_fit(method, plan.target, rows, fit_evaluations=args.fit_evaluations)
-    if found is not None and found.long:
-        print(found.warning(), file=sys.stderr, flush=True)
 
 
 def summary(saved: Any, dataset: Any, *, fit_seconds: float, bento: str | None, build_note: str) -> str:

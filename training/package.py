@@ -3,6 +3,7 @@ report, plot; `save_model` also writes it to the BentoML model store."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from scoring.bundle import Bundle
 from scoring.explainers import choose_explainer, choose_method
 from scoring.pipeline import accepted_inputs
 from scoring.schema import Schema, plain_value
+from training import estimate
 from training import report as reports
 from training.plan import (
     Plan,
@@ -119,18 +121,24 @@ def build_bundle(
     if raw_plan is not plan:
         plan, X_fit = raw_plan, fit_rows(model, raw_plan, X)
     X_explainer = explainer_rows(plan.target, X_fit, explainer, max_explain_rows, seed)
+    method = planned_method(plan.target, X_fit, explainer)
+    expected = estimate.explainer_fit(method, plan.target, X_explainer, fit_evaluations=fit_evaluations)
+    if expected is not None and expected.long:
+        print(expected.warning(), file=sys.stderr, flush=True)
     start = time.perf_counter()
-    choice = choose_explainer(
-        plan.target,
-        X_explainer,
-        explainer,
-        feature_names=list(plan.feature_map.engineered_names) if plan.feature_map else raw_names,
-        class_names=list(classes) if classes else None,
-        budget=budget,
-        n_background=n_background,
-        fit_evaluations=fit_evaluations,
-        seed=seed,
-    )
+    seconds = expected.seconds if expected else 0.0
+    with estimate.timed_bar("fitting the explainer", seconds, enabled=progress and expected is not None):
+        choice = choose_explainer(
+            plan.target,
+            X_explainer,
+            explainer,
+            feature_names=list(plan.feature_map.engineered_names) if plan.feature_map else raw_names,
+            class_names=list(classes) if classes else None,
+            budget=budget,
+            n_background=n_background,
+            fit_evaluations=fit_evaluations,
+            seed=seed,
+        )
     scoring_explainer = choice.explainer
     chosen = Method(scoring_explainer.method)
     timings["fit_explainer_s"] = time.perf_counter() - start
@@ -280,11 +288,15 @@ def _metrics(bundle: Bundle, X_eval: pd.DataFrame, y: pd.Series, classify: bool)
     return reports.regression_metrics(y, prediction.labels)
 
 
+def planned_method(model: Any, X: Any, method: str) -> Method:
+    """The method asked for, or `auto`'s first pick for this model and these columns."""
+    return choose_method(model, X.shape[1]) if method == "auto" else Method(method)
+
+
 def explainer_rows(model: Any, X: Any, method: str, max_rows: int, seed: int) -> Any:
     """The rows the explainer is fitted on: every row for the linear and tree methods (their
     cost hardly grows with rows), else a seeded sample of at most `max_rows`."""
-    chosen = choose_method(model, X.shape[1]) if method == "auto" else Method(method)
-    if chosen in (Method.LINEAR, Method.TREE) or len(X) <= max_rows:
+    if planned_method(model, X, method) in (Method.LINEAR, Method.TREE) or len(X) <= max_rows:
         return X
     picked = np.sort(np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False))
     return X.iloc[picked] if isinstance(X, pd.DataFrame) else X[picked]
