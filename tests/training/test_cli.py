@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from tests.tables import mixed_frame
 from tests.training.conftest import run_python
@@ -47,14 +48,13 @@ def test_the_default_run_trains_saves_and_builds(bentoml_home: Path) -> None:
     assert "median relative L2" in out and "held-out rows" in out
     tag = re.search(r"bundle\s+(breast_cancer_svc:\w+)", out)
     assert tag is not None and (home / "models" / "breast_cancer_svc").is_dir()
-    reason = missing_service()
-    if reason is None:
-        bento = re.search(r"bento\s+(\S+:\w+)", out)
-        assert bento is not None, out
-        name, version = bento.group(1).split(":")
-        assert (home / "bentos" / name / version / "bento.yaml").is_file()
-    else:  # the service is not written yet: the build is skipped, saying why
-        assert f"bento       skipped: {reason}" in out
+    assert missing_service() is None
+    bento = re.search(r"bento\s+(\S+:\w+)", out)
+    assert bento is not None, out
+    name, version = bento.group(1).split(":")
+    info = yaml.safe_load((home / "bentos" / name / version / "bento.yaml").read_text())
+    assert [m["tag"] for m in info["services"][0]["models"]] == [tag.group(1)]  # that exact version
+    assert f"bentoml serve {bento.group(1)} --host 127.0.0.1 --port 3000" in out
     bundle = load_from_store(tag.group(1))
     assert bundle.explainer.method == "amortized" and bundle.schema.classes == ("malignant", "benign")
     assert bundle.report["fidelity"]["measured_at_fit"]["kernel"]["params"]["budget"] == 32
