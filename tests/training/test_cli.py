@@ -122,3 +122,19 @@ def test_arguments() -> None:
         parse_args(["--csv", "x.csv"])  # --target is needed too
     with pytest.raises(SystemExit):
         parse_args(["--model", "xgboost_maybe"])
+
+
+def test_the_installed_command_runs_outside_the_repository(tmp_path: Path) -> None:
+    """`make setup` installs the project: its console script and `import training` work anywhere."""
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "explained-train"
+    assert script.is_file(), "the project is not installed into the venv (make setup)"
+    done = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--max-explain-rows" in done.stdout
+    probe = "import training, scoring, service; print(training.__file__)"
+    where = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert where.returncode == 0, where.stderr
