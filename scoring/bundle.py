@@ -60,6 +60,8 @@ TRUSTED_TYPES = (
     "builtins.bytearray",
     "scoring.mapper.ColumnMapper",
     "sklearn.tree._tree.Tree",  # the fitted trees of scikit-learn's tree models and ensembles
+    # the fitted trees of histogram gradient boosting (arrays of nodes and bin thresholds)
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 )
 
 

@@ -26,6 +26,9 @@ from tests.tables import user_table
 SCRIPT = ROOT / "tests" / "e2e" / "container" / "smoke.sh"
 WORK = Path(os.environ.get("WORK", "/tmp/ci-container"))
 NAME = "ci-app-smoke"  # the container name the script uses
+# at most 800 MB on python:3.11-slim (about 130 MB): what the Dockerfile adds to the base image.
+# The tests build on a Debian stand-in for that base, which is bigger (about 290 MB).
+LAYERS_BUDGET = 670e6
 # what the image is built from: the files a clone of the repository has
 CONTEXT = (
     *("Dockerfile", ".dockerignore", "pyproject.toml", "requirements.lock"),
@@ -78,21 +81,29 @@ def _build_and_run(context: Path, build_args: str = "") -> tuple[str, int]:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     size = int((WORK / "image-size-bytes").read_text().strip())
-    print(f"image size: {size / 1e6:.0f} MB ({build_args or 'the default bundle'})")
-    return f"http://127.0.0.1:{port}", size
+    inspect = ["podman", "image", "inspect", "--format", "{{.Size}}", "python:3.11-slim"]
+    base = int(subprocess.run(inspect, env=_podman_env(), capture_output=True, text=True).stdout.strip())
+    print(
+        f"image size: {size / 1e6:.0f} MB on the {base / 1e6:.0f} MB Debian python stand-in; "
+        f"the Dockerfile's layers: {(size - base) / 1e6:.0f} MB ({build_args or 'the default bundle'})"
+    )
+    return f"http://127.0.0.1:{port}", size - base
+
+
+def _podman_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "CONTAINERS_STORAGE_CONF": str(WORK / "storage.conf"),
+        "CONTAINERS_CONF": str(WORK / "containers.conf"),
+    }
 
 
 @pytest.fixture
 def cleanup() -> Iterator[None]:
     yield
-    containers = {
-        **os.environ,
-        "CONTAINERS_STORAGE_CONF": str(WORK / "storage.conf"),
-        "CONTAINERS_CONF": str(WORK / "containers.conf"),
-    }
     if shutil.which("podman"):
         remove = ["podman", "rm", "-f", "-t", "0", NAME]
-        subprocess.run(remove, env=containers, capture_output=True, check=False)
+        subprocess.run(remove, env=_podman_env(), capture_output=True, check=False)
 
 
 def _json_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -118,8 +129,8 @@ def test_an_image_of_your_own_bundle_answers_as_the_host(
     context = _context(tmp_path)
     bentoml.models.export_model(tag, str(context / "bundles" / "churn.bentomodel"))
 
-    url, size = _build_and_run(context, f"BUNDLE={tag}")
-    assert size <= 800e6, f"the image is {size / 1e6:.0f} MB"
+    url, added = _build_and_run(context, f"BUNDLE={tag}")
+    assert added <= LAYERS_BUDGET, f"the Dockerfile adds {added / 1e6:.0f} MB"
 
     rows = [_json_row(r) for r in table.drop(columns="churned").iloc[:8].to_dict("records")]
     rows[1]["region"] = "atlantis"  # an unseen category
@@ -148,8 +159,8 @@ def test_an_image_of_your_own_bundle_answers_as_the_host(
 def test_the_default_image_needs_no_arguments(tmp_path: Path, cleanup: None) -> None:
     from sklearn.datasets import load_breast_cancer
 
-    url, size = _build_and_run(_context(tmp_path))
-    assert size <= 800e6, f"the image is {size / 1e6:.0f} MB"
+    url, added = _build_and_run(_context(tmp_path))
+    assert added <= LAYERS_BUDGET, f"the Dockerfile adds {added / 1e6:.0f} MB"
     row = load_breast_cancer(as_frame=True).data.iloc[0].to_dict()
     r = httpx.post(url + "/predict", json={"rows": [row], "top_k": 5}, timeout=120)
     assert r.status_code == 200, r.text
