@@ -38,9 +38,15 @@ class ColumnMapper(TransformerMixin, BaseEstimator):
         self.remainder = remainder
 
     @classmethod
-    def from_fitted(cls, features: Sequence[tuple[Columns, Any]], feature_names_in: Sequence[str]) -> Self:
+    def from_fitted(
+        cls,
+        features: Sequence[tuple[Columns, Any]],
+        feature_names_in: Sequence[str],
+        sample: pd.DataFrame | None = None,
+    ) -> Self:
         """A mapper around transformers that were fitted already (on the named columns of a frame
-        with columns `feature_names_in`), without fitting them again."""
+        with columns `feature_names_in`), without fitting them again; `sample` rows (transformed,
+        never fitted on) tell the width of a transformer that cannot name its outputs."""
         mapper = cls(features)
         names = [str(c) for c in feature_names_in]
         steps = []
@@ -49,7 +55,7 @@ class ColumnMapper(TransformerMixin, BaseEstimator):
             if step is not None:
                 check_is_fitted(step)
             steps.append((_column_list(columns), step))
-        mapper._set_fitted(names, steps, sample=None)
+        mapper._set_fitted(names, steps, sample=sample)
         return mapper
 
     # -- fitting -----------------------------------------------------------------------------------

@@ -1,28 +1,32 @@
-"""The reference design's global explanation: per-feature importances, highest first, per class
-where defined, with the local explanation they were aggregated from when there is one; and its
-JSON form, which uploads to the model store use."""
+"""The reference design's global explanation: per-feature importances (mean |local value| over
+rows, and for classifiers per class, then over classes), with the local explanation they come
+from when there is one; and its JSON form, which uploads to the model store use.
+
+Members follow the reference: local members (`local_importance_values`, ...) exist only when
+local values were kept, per-class members only for a classifier's explanation aggregated from
+local values; otherwise they are an AttributeError.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from scoring.compat.results import (
+from scoring.compat.constants import InterpretData
+from scoring.compat.explanation import (
+    ExplanationBase,
     LocalExplanation,
-    ModelTask,
     check_top_k,
-    explanation_from_json,
-    explanation_to_json,
     rank,
+    raw_importances,
 )
+from scoring.compat.results import explanation_from_json, explanation_to_json
 from scoring.errors import ValidationError
-from scoring.explanation import Explanation
 
 FORMAT = "scoring.compat.global_explanation"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # How uploaded explanations sit in a model store beside their bundle (written by
 # training.explanations; here so that a reader such as the service needs no training code):
@@ -35,239 +39,293 @@ def explanation_store_name(bundle_name: str) -> str:
     return f"{bundle_name}-explanation"
 
 
-class GlobalExplanation:
-    """Per-feature importances of a model, highest first, with per-class importances where defined.
-
-    Built from a local explanation by `from_local` (importance = mean |local value| over rows, and
-    for classifiers over classes too, as the reference design defines it), or directly from
-    importances (permutation importance has no local values). A top-k explanation (from `top_k`
-    or a download with top_k) holds only its k most important features, ranked.
-    """
+class GlobalExplanation(ExplanationBase):
+    """Global importances; with `local_explanation`, also that explanation's local members."""
 
     def __init__(
         self,
-        features: Sequence[str],
         global_importance_values: Any,
         *,
-        model_task: ModelTask | str,
-        method: str,
-        space: str | None,
-        is_raw: bool,
-        classes: Sequence[str] | None = None,
+        global_importance_rank: Any = None,
         per_class_values: Any = None,
-        ranked_per_class: tuple[Any, Any] | None = None,
-        expected_values: Sequence[float] | None = None,
-        local: LocalExplanation | None = None,
+        per_class_rank: Any = None,
+        local_explanation: LocalExplanation | None = None,
+        ranked_names: Sequence[Any] | None = None,
+        ranked_per_class_names: Any = None,
         stderr: Any = None,
-        fidelity: Mapping[str, Any] | None = None,
         metric: str | None = None,
         top_k: int | None = None,
-        explanation_id: str | None = None,
+        **kwargs: Any,
     ):
-        self._features = tuple(str(f) for f in features)
-        self._values = np.asarray(global_importance_values, dtype=float)
-        if self._values.shape != (len(self._features),):
-            raise ValueError(f"{self._values.shape} importances for {len(self._features)} features")
-        self.model_task = str(ModelTask(model_task))
-        self.method = method
-        self.space = space
-        self.is_raw = is_raw
-        self.classes = None if classes is None else [str(c) for c in classes]
-        self._per_class = None if per_class_values is None else np.asarray(per_class_values, dtype=float)
-        if ranked_per_class is None and self._per_class is not None:
-            order = rank(self._per_class)
-            names = np.asarray(self._features, dtype=object)[order]
-            ranked_per_class = (names, np.take_along_axis(self._per_class, order, axis=-1))
-        self._ranked_per_class = ranked_per_class
-        self._expected = None if expected_values is None else [float(v) for v in expected_values]
-        self.local = local
+        values = np.asarray(global_importance_values, dtype=float)
+        kwargs.setdefault("num_features", int(values.shape[-1]))
+        super().__init__(**kwargs)
+        self._global_importance_values = values
+        self._global_importance_rank = (
+            rank(values) if global_importance_rank is None else np.asarray(global_importance_rank, dtype=int)
+        )
+        self._per_class_values = (
+            None if per_class_values is None else np.asarray(per_class_values, dtype=float)
+        )
+        if self._per_class_values is not None and per_class_rank is None:
+            per_class_rank = rank(self._per_class_values)
+        self._per_class_rank = None if per_class_rank is None else np.asarray(per_class_rank, dtype=int)
+        self._local = local_explanation
+        self._ranked_names = None if ranked_names is None else list(ranked_names)
+        self._ranked_per_class_names = ranked_per_class_names
         self._stderr = None if stderr is None else np.asarray(stderr, dtype=float)
-        self.fidelity = dict(fidelity) if fidelity is not None else None
         self.metric = metric
         self.top_k = top_k
-        self.id = explanation_id or (local.id if local is not None else str(uuid.uuid4()))
+        if local_explanation is not None and self.explanation is None:
+            self.explanation = local_explanation.explanation
 
     @classmethod
-    def from_local(cls, local: LocalExplanation) -> GlobalExplanation:
-        """Importance = mean |local value| over rows (per class), then over classes."""
-        abs_values = np.abs(local.explanation.values)  # (n, M, K)
-        per_class = abs_values.mean(axis=0).T  # (K, M)
-        classification = local.model_task == ModelTask.CLASSIFICATION
+    def from_local(cls, local: LocalExplanation, *, include_local: bool = True) -> GlobalExplanation:
+        values = np.abs(local._local_importance_values)
+        kwargs = local._common()
+        per_class = None
+        if local._classification:
+            per_class = values.mean(axis=1) if values.ndim == 3 else values  # (K, M)
+            overall = per_class.mean(axis=0)
+        else:
+            overall = values.mean(axis=0) if values.ndim == 2 else values
         return cls(
-            local.features,
-            per_class.mean(axis=0),
-            model_task=local.model_task,
-            method=local.method,
-            space=local.space,
+            overall,
+            per_class_values=per_class,
+            local_explanation=local if include_local else None,
+            features=local._features,
+            num_features=local.num_features,
             is_raw=local.is_raw,
-            classes=local.classes,
-            per_class_values=per_class if classification else None,
-            expected_values=local.expected_values,
-            local=local,
-            fidelity=local.fidelity,
+            is_engineered=local.is_engineered,
             explanation_id=local.id,
+            explanation=local.explanation if include_local else None,
+            **kwargs,
         )
-
-    # -- what was explained ----------------------------------------------------------------------
-    @property
-    def features(self) -> list[str]:
-        return list(self._features)
-
-    @property
-    def num_features(self) -> int:
-        return len(self._features)
-
-    @property
-    def is_engineered(self) -> bool:
-        return not self.is_raw
-
-    @property
-    def expected_values(self) -> list[float] | None:
-        return None if self._expected is None else list(self._expected)
 
     # -- global ----------------------------------------------------------------------------------
     @property
     def global_importance_values(self) -> list[float]:
         """In feature order; for a top-k explanation, the k values highest first."""
-        return self._values.tolist()
+        return self._global_importance_values.tolist()
 
     @property
     def global_importance_rank(self) -> list[int]:
-        return rank(self._values).tolist()
+        return self._global_importance_rank.tolist()
 
     @property
     def global_importance_stderr(self) -> list[float] | None:
-        """Standard error of each importance where it was estimated by resampling (permutation)."""
         return None if self._stderr is None else self._stderr.tolist()
 
-    def get_ranked_global_names(self, top_k: int | None = None) -> list[str]:
+    def get_ranked_global_names(self, top_k: int | None = None) -> list[Any]:
         check_top_k(top_k)
-        return [self._features[j] for j in rank(self._values)[:top_k]]
+        if self._ranked_names is not None:
+            return self._ranked_names[:top_k]
+        return self._names(self._global_importance_rank)[:top_k]
 
     def get_ranked_global_values(self, top_k: int | None = None) -> list[float]:
         check_top_k(top_k)
-        return self._values[rank(self._values)[:top_k]].tolist()
+        if self._ranked_names is not None:
+            return self._global_importance_values[:top_k].tolist()
+        return self._global_importance_values[self._global_importance_rank][:top_k].tolist()
 
-    def get_feature_importance_dict(self, top_k: int | None = None) -> dict[str, float]:
-        return dict(
-            zip(self.get_ranked_global_names(top_k), self.get_ranked_global_values(top_k), strict=True)
-        )
+    def get_feature_importance_dict(self, top_k: int | None = None) -> dict[Any, float]:
+        names = self.get_ranked_global_names(top_k)
+        return dict(zip(names, self.get_ranked_global_values(top_k), strict=True))
 
     # -- per class -------------------------------------------------------------------------------
-    def _ranked_classes(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._ranked_per_class is None:
-            raise ValidationError(
-                f"this {self.method} explanation of a {self.model_task} model has no per-class importances"
-            )
-        names, values = self._ranked_per_class
-        return np.asarray(names, dtype=object), np.asarray(values, dtype=float)
+    def _need_per_class(self) -> np.ndarray:
+        self._need_classes("per-class importances")
+        if self._per_class_values is None:
+            raise AttributeError(f"this {self.method} explanation has no per-class importances")
+        return self._per_class_values
 
     @property
     def per_class_values(self) -> list[list[float]]:
-        """(K, M) in feature order; for a top-k explanation, each class's k values highest first."""
-        if self._per_class is not None:
-            return self._per_class.tolist()
-        return self._ranked_classes()[1].tolist()
+        return self._need_per_class().tolist()
 
     @property
     def per_class_rank(self) -> list[list[int]]:
-        if self._per_class is None:
-            raise ValidationError("a top-k explanation keeps ranked per-class names, not feature indexes")
-        return rank(self._per_class).tolist()
+        self._need_per_class()
+        assert self._per_class_rank is not None
+        return self._per_class_rank.tolist()
 
-    def get_ranked_per_class_names(self, top_k: int | None = None) -> list[list[str]]:
+    def get_ranked_per_class_names(self, top_k: int | None = None) -> list[list[Any]]:
         check_top_k(top_k)
-        return self._ranked_classes()[0][:, :top_k].tolist()
+        self._need_per_class()
+        if self._ranked_per_class_names is not None:
+            return [list(r[:top_k]) for r in self._ranked_per_class_names]
+        assert self._per_class_rank is not None
+        return [self._names(r)[:top_k] for r in self._per_class_rank]
 
     def get_ranked_per_class_values(self, top_k: int | None = None) -> list[list[float]]:
         check_top_k(top_k)
-        return self._ranked_classes()[1][:, :top_k].tolist()
+        values = self._need_per_class()
+        if self._ranked_per_class_names is not None:
+            return values[:, :top_k].tolist()
+        assert self._per_class_rank is not None
+        return np.take_along_axis(values, self._per_class_rank, axis=-1)[:, :top_k].tolist()
 
-    # -- local, when this global explanation was aggregated from one -----------------------------
-    def _local(self) -> LocalExplanation:
-        if self.local is None:
-            why = f"it was trimmed to the top {self.top_k} features" if self.top_k else "it has none"
-            raise ValidationError(f"this {self.method} explanation carries no local values: {why}")
-        return self.local
+    # -- local, when kept ------------------------------------------------------------------------
+    @property
+    def local(self) -> LocalExplanation | None:
+        return self._local
+
+    def _need_local(self) -> LocalExplanation:
+        if self._local is None:
+            why = f"it was trimmed to the top {self.top_k} features" if self.top_k else "none were kept"
+            raise AttributeError(f"this {self.method} global explanation has no local values: {why}")
+        return self._local
 
     @property
-    def explanation(self) -> Explanation:
-        return self._local().explanation
+    def _local_importance_values(self) -> np.ndarray:
+        return self._need_local()._local_importance_values
 
     @property
     def local_importance_values(self) -> list[Any]:
-        return self._local().local_importance_values
+        return self._need_local().local_importance_values
+
+    @property
+    def is_local_sparse(self) -> bool:
+        return False
 
     @property
     def num_examples(self) -> int:
-        return self._local().num_examples
+        return self._need_local().num_examples
 
     def get_local_importance_rank(self) -> list[Any]:
-        return self._local().get_local_importance_rank()
+        return self._need_local().get_local_importance_rank()
 
     def get_ranked_local_names(self, top_k: int | None = None) -> list[Any]:
-        return self._local().get_ranked_local_names(top_k)
+        return self._need_local().get_ranked_local_names(top_k)
 
     def get_ranked_local_values(self, top_k: int | None = None) -> list[Any]:
-        return self._local().get_ranked_local_values(top_k)
+        return self._need_local().get_ranked_local_values(top_k)
 
-    # -- trimming and serialization --------------------------------------------------------------
+    # -- raw features ----------------------------------------------------------------------------
+    def get_raw_feature_importances(self, feature_maps: Sequence[Any]) -> list[float]:
+        return raw_importances(self._global_importance_values, feature_maps).tolist()
+
+    def get_raw_explanation(
+        self,
+        feature_maps: Sequence[Any],
+        raw_feature_names: Sequence[Any] | None = None,
+        eval_data: Any = None,
+    ) -> GlobalExplanation:
+        """The explanation over raw features: local values folded, then aggregated again."""
+        self._is_eng = True  # as the reference: this explanation is now known to be engineered
+        if self._local is not None:
+            local = self._local.get_raw_explanation(feature_maps, raw_feature_names, eval_data)
+            return GlobalExplanation.from_local(local)
+        common = self._common()
+        common["eval_data"] = eval_data
+        per_class = None
+        if self._per_class_values is not None:
+            per_class = raw_importances(self._per_class_values, feature_maps)
+        return GlobalExplanation(
+            raw_importances(self._global_importance_values, feature_maps),
+            per_class_values=per_class,
+            features=raw_feature_names,
+            is_raw=True,
+            is_engineered=False,
+            **common,
+        )
+
+    # -- data ------------------------------------------------------------------------------------
+    def data(self, key: int | None = None) -> dict[str, Any]:
+        """The reference's `data()`: no key gives the global scores in feature order; -1 adds
+        every row's (when local values were kept); a row index gives that row's dict."""
+        if key is not None and key != -1 and self._local is not None:
+            return self._local.data(key)
+        entry = {
+            InterpretData.EXPLANATION_TYPE: InterpretData.GLOBAL_FEATURE_IMPORTANCE,
+            InterpretData.VALUE: {
+                InterpretData.SCORES: self.global_importance_values,
+                InterpretData.INTERCEPT: None if self._expected_values is None else self.expected_values,
+            },
+        }
+        if key is None:
+            return {
+                InterpretData.MLI: [entry],
+                InterpretData.TYPE: InterpretData.UNIVARIATE,
+                InterpretData.NAMES: self.features,
+                InterpretData.SCORES: self.global_importance_values,
+            }
+        out = (
+            self._local.data(-1)
+            if self._local is not None
+            else {InterpretData.SPECIFIC: None, InterpretData.MLI: []}
+        )
+        out[InterpretData.MLI].append(entry)
+        out[InterpretData.OVERALL] = {
+            InterpretData.NAMES: self.features,
+            InterpretData.SCORES: self.global_importance_values,
+        }
+        return out
+
+    # -- trimming and serialization (the model store's uploads) ----------------------------------
     def keep_top_k(self, top_k: int | None) -> GlobalExplanation:
         """A copy holding only the k most important features (overall, and per class), no local values."""
         check_top_k(top_k)
         if top_k is None or (self.top_k is not None and top_k >= self.top_k):
             return self
-        order = rank(self._values)[:top_k]
-        ranked_per_class = None
-        if self._ranked_per_class is not None:
-            names, values = self._ranked_classes()
-            ranked_per_class = (names[:, :top_k], values[:, :top_k])
+        per_class = names_pc = None
+        if self._per_class_values is not None and self._classification:
+            names_pc = self.get_ranked_per_class_names(top_k)
+            per_class = np.asarray(self.get_ranked_per_class_values(top_k))
+        common = self._common()
         return GlobalExplanation(
-            [self._features[j] for j in order],
-            self._values[order],
-            model_task=self.model_task,
-            method=self.method,
-            space=self.space,
+            self.get_ranked_global_values(top_k),
+            global_importance_rank=np.arange(min(top_k, self.num_features)),
+            ranked_names=self.get_ranked_global_names(top_k),
+            per_class_values=per_class,
+            per_class_rank=None
+            if per_class is None
+            else np.tile(np.arange(per_class.shape[1]), (len(per_class), 1)),
+            ranked_per_class_names=names_pc,
+            features=self.get_ranked_global_names(top_k),
             is_raw=self.is_raw,
-            classes=self.classes,
-            ranked_per_class=ranked_per_class,
-            expected_values=self._expected,
-            stderr=None if self._stderr is None else self._stderr[order],
-            fidelity=self.fidelity,
+            is_engineered=self.is_engineered,
+            stderr=None if self._stderr is None else self._stderr[self._global_importance_rank][:top_k],
             metric=self.metric,
             top_k=top_k,
             explanation_id=self.id,
+            **common,
         )
 
     def to_json(self, *, top_k: int | None = None, include_local: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; `top_k` keeps only the k most important features and drops local values."""
-        trimmed = self.keep_top_k(top_k)
-        ranked = trimmed._ranked_per_class
-        doc: dict[str, Any] = {
+        t = self.keep_top_k(top_k)
+        local = None
+        if include_local and t._local is not None:
+            local = {
+                "local_importance_values": t._local.local_importance_values,
+                "engine": None if t._local.explanation is None else explanation_to_json(t._local.explanation),
+            }
+        return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "id": trimmed.id,
-            "model_task": trimmed.model_task,
-            "method": trimmed.method,
-            "space": trimmed.space,
-            "is_raw": trimmed.is_raw,
-            "features": list(trimmed._features),
-            "classes": trimmed.classes,
-            "global_importance_values": trimmed._values.tolist(),
-            "global_importance_stderr": trimmed.global_importance_stderr,
-            "per_class_values": None if trimmed._per_class is None else trimmed._per_class.tolist(),
-            "ranked_per_class": None
-            if ranked is None
-            else {"names": np.asarray(ranked[0]).tolist(), "values": np.asarray(ranked[1]).tolist()},
-            "expected_values": trimmed._expected,
-            "fidelity": trimmed.fidelity,
-            "metric": trimmed.metric,
-            "top_k": trimmed.top_k,
-            "local": None,
+            "id": t.id,
+            "model_task": t.model_task,
+            "method": t.method,
+            "space": t.space,
+            "is_raw": t.is_raw,
+            "is_engineered": t.is_engineered,
+            "features": t._features,
+            "classes": None if not t._classification else t._classes,
+            "num_classes": t._num_classes,
+            "global_importance_values": t.global_importance_values,
+            "global_importance_rank": t.global_importance_rank,
+            "ranked_names": t._ranked_names,
+            "global_importance_stderr": t.global_importance_stderr,
+            "per_class_values": None if t._per_class_values is None else t._per_class_values.tolist(),
+            "per_class_rank": None if t._per_class_rank is None else t._per_class_rank.tolist(),
+            "ranked_per_class_names": t._ranked_per_class_names,
+            "expected_values": None if t._expected_values is None else t._expected_values.tolist(),
+            "fidelity": t.fidelity,
+            "metric": t.metric,
+            "top_k": t.top_k,
+            "local": local,
         }
-        if include_local and trimmed.local is not None:
-            doc["local"] = explanation_to_json(trimmed.local.explanation)
-        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any], *, top_k: int | None = None) -> GlobalExplanation:
@@ -276,31 +334,38 @@ class GlobalExplanation:
                 f"expected a {FORMAT} document of version {FORMAT_VERSION}, "
                 f"got {doc.get('format')!r} version {doc.get('format_version')!r}"
             )
+        common: dict[str, Any] = {
+            "method": doc["method"],
+            "model_task": doc["model_task"],
+            "features": doc["features"],
+            "is_raw": doc["is_raw"],
+            "is_engineered": doc.get("is_engineered", False),
+            "classes": doc.get("classes"),
+            "num_classes": doc.get("num_classes"),
+            "expected_values": doc.get("expected_values"),
+            "explanation_id": doc["id"],
+            "fidelity": doc.get("fidelity"),
+            "space": doc.get("space"),
+        }
         local = None
         if doc.get("local") is not None:
+            engine = doc["local"].get("engine")
             local = LocalExplanation(
-                explanation_from_json(doc["local"]),
-                model_task=doc["model_task"],
-                explanation_id=doc["id"],
-                fidelity=doc.get("fidelity"),
+                doc["local"]["local_importance_values"],
+                explanation=None if engine is None else explanation_from_json(engine),
+                **common,
             )
-        ranked = doc.get("ranked_per_class")
         explanation = cls(
-            doc["features"],
             doc["global_importance_values"],
-            model_task=doc["model_task"],
-            method=doc["method"],
-            space=doc.get("space"),
-            is_raw=bool(doc["is_raw"]),
-            classes=doc.get("classes"),
+            global_importance_rank=doc.get("global_importance_rank"),
+            ranked_names=doc.get("ranked_names"),
             per_class_values=doc.get("per_class_values"),
-            ranked_per_class=None if ranked is None else (ranked["names"], ranked["values"]),
-            expected_values=doc.get("expected_values"),
-            local=local,
+            per_class_rank=doc.get("per_class_rank"),
+            ranked_per_class_names=doc.get("ranked_per_class_names"),
+            local_explanation=local,
             stderr=doc.get("global_importance_stderr"),
-            fidelity=doc.get("fidelity"),
             metric=doc.get("metric"),
             top_k=doc.get("top_k"),
-            explanation_id=doc["id"],
+            **common,
         )
         return explanation.keep_top_k(top_k)

@@ -1,32 +1,53 @@
-"""The reference design's MimicExplainer: a global surrogate trained on the model's own outputs,
-explained exactly, with its fidelity measured on held-out rows and reported.
+"""The reference design's MimicExplainer: a global surrogate trained on the model's outputs,
+explained exactly, with its fidelity to the teacher measured on held-out rows and reported.
 
-Choice of target: the reference design trained a surrogate *classifier* on the model's predicted
-labels. We fit *regressors* on the model's own output instead: class probabilities (or margins
-for a classifier without probabilities, or predictions for a regressor), one regressor per class
-(for two classes, one for the positive class; the other is its complement). So the surrogate
-explains the same quantity as `TabularExplainer`, in the same space, and fidelity is an R² on
-that output, a stricter test than agreement of labels (which is reported too, for classifiers).
+The surrogate (see `scoring.compat.surrogates`) is explained in its own margin space by
+default: log-odds for a classifier (for two classes, class 0's values are the negatives of
+class 1's), the prediction for a regressor. `shap_values_output='probability'` rescales each
+row's values to the surrogate's probabilities, `'teacher_probability'` to the teacher's own
+outputs (probabilities, or predictions for a regressor), so that they add up to what the
+teacher said; the fidelity figures say how far the surrogate is from it.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LinearRegression, Ridge, SGDRegressor
 from sklearn.metrics import r2_score
-from sklearn.tree import DecisionTreeRegressor
 
-from scoring.compat.base import LocalGlobalExplainer, model_task
-from scoring.compat.inputs import Inputs
+from scoring.compat.base import LocalGlobalExplainer, check_subset
+from scoring.compat.constants import ModelTask, SamplingPolicy, ShapValuesOutput
+from scoring.compat.global_explanation import GlobalExplanation
+from scoring.compat.inputs import Inputs, rows_of
+from scoring.compat.models import adapt_model
+from scoring.compat.surrogates import (
+    FAMILIES,
+    SMALL_DATA_THRESHOLD,
+    DecisionTreeExplainableModel,
+    ExplainableModel,
+    LGBMExplainableModel,
+    LinearExplainableModel,
+    SGDExplainableModel,
+    SurrogateModel,
+    probabilities,
+    soft_logit,
+)
 from scoring.errors import ValidationError
 from scoring.explainers import ScoringExplainer, make_explainer
 from scoring.explanation import Explanation, Level, Method, Space
-from scoring.model_output import Columns, ModelOutput, make_output
+
+__all__ = [
+    "SMALL_DATA_THRESHOLD",
+    "DecisionTreeExplainableModel",
+    "ExplainableModel",
+    "LGBMExplainableModel",
+    "LinearExplainableModel",
+    "MimicExplainer",
+    "SGDExplainableModel",
+]
 
 # augmented training rows stop growing here, whatever max_num_of_augmentations allows
 MAX_AUGMENTED_ROWS = 10_000
@@ -34,99 +55,28 @@ MAX_AUGMENTED_ROWS = 10_000
 NOISE_SCALE = 0.1
 
 
-class ExplainableModel(ABC):
-    """A surrogate family: how to fit one regressor that our engine explains exactly."""
-
-    family: ClassVar[str]
-
-    @classmethod
-    @abstractmethod
-    def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        """A fitted regressor of y on X (`args` are the underlying estimator's parameters)."""
-
-
-class LGBMExplainableModel(ExplainableModel):
-    """Gradient-boosted trees (LightGBM), explained by TreeSHAP."""
-
-    family = "lightgbm"
-
-    @classmethod
-    def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        from lightgbm import LGBMRegressor
-
-        # one thread: surrogate data are small, and OpenMP threads then cost more than they save
-        # (many times more on a busy machine); pass n_jobs in explainable_model_args to change it
-        params = {"n_estimators": 100, "n_jobs": 1, "random_state": seed, "verbose": -1, **args}
-        return LGBMRegressor(**params).fit(X, y)
-
-
-class DecisionTreeExplainableModel(ExplainableModel):
-    """One decision tree, explained by TreeSHAP."""
-
-    family = "decision_tree"
-
-    @classmethod
-    def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        return DecisionTreeRegressor(**{"random_state": seed, **args}).fit(X, y)
-
-
-class LinearExplainableModel(ExplainableModel):
-    """Ridge regression on standardized features, explained in closed form."""
-
-    family = "linear"
-
-    @classmethod
-    def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        return _standardized_linear(Ridge(**{"alpha": 1.0, **args}), X, y)
-
-
-class SGDExplainableModel(ExplainableModel):
-    """A linear model fitted by stochastic gradient descent on standardized features."""
-
-    family = "sgd"
-
-    @classmethod
-    def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        return _standardized_linear(SGDRegressor(**{"random_state": seed, **args}), X, y)
-
-
-def _standardized_linear(estimator: Any, X: np.ndarray, y: np.ndarray) -> LinearRegression:
-    """Fit on standardized columns, then state the same function over the original columns as a
-    plain linear model: f(x) = w.(x - mean)/scale + b = (w/scale).x + (b - w.mean/scale)."""
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale == 0] = 1.0
-    estimator.fit((X - mean) / scale, y)
-    w = np.ravel(estimator.coef_) / scale
-    linear = LinearRegression()
-    linear.coef_ = w
-    linear.intercept_ = float(np.ravel(estimator.intercept_)[0] - w @ mean)
-    linear.n_features_in_ = X.shape[1]
-    return linear
-
-
-FAMILIES: tuple[type[ExplainableModel], ...] = (
-    LGBMExplainableModel,
-    LinearExplainableModel,
-    SGDExplainableModel,
-    DecisionTreeExplainableModel,
-)
+def rescale(values: np.ndarray, target: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Values (n, M, K) scaled per row and output so they sum to target - base (n, K); a row
+    whose values sum to zero gets the difference spread evenly."""
+    total = values.sum(axis=1)
+    diff = target - base[None, :]
+    safe = np.abs(total) > 1e-12
+    factor = np.where(safe, diff / np.where(safe, total, 1.0), 0.0)
+    spread = np.where(safe, 0.0, diff / values.shape[1])
+    return values * factor[:, None, :] + spread[:, None, :]
 
 
 class MimicExplainer(LocalGlobalExplainer):
-    """Train an explainable surrogate on `model`'s outputs over the initialization examples and
-    explain the surrogate (TreeSHAP or closed-form linear SHAP).
+    """Train `explainable_model` (one of the four families) on `model`'s outputs over the
+    initialization examples and explain it; `surrogate_model` is the fitted surrogate.
 
-    A share `holdout` of the examples (when there are at least 10) is kept out of training;
-    `fidelity_` is the R² of the surrogate against the model's own outputs on those rows, and
-    `fidelity_report_` adds label agreement for classifiers. Every explanation carries the
-    held-out figures and the same figures on the rows it explains: additivity holds for the
-    surrogate's outputs, which differ from the model's by what fidelity says.
-
-    `augment_data=True` adds up to `max_num_of_augmentations` copies of the training rows with
-    Gaussian noise (10% of each numeric column's standard deviation; columns with at most two
-    distinct values and non-numeric columns are copied as they are), labelled by the model.
-    Unlike the reference design, augmentation is off unless asked for.
+    The reference's keywords keep their meaning (`augment_data`, default True, adds up to
+    `max_num_of_augmentations` noisy copies of the rows, labelled by the teacher; `features`,
+    `classes`, `transformations`, `allow_all_transformations`, `explain_subset`, `model_task`,
+    `is_function`, `shap_values_output`). `categorical_features` and `reset_index` are accepted
+    and change nothing (categorical columns are encoded by `transformations`; rows are never
+    re-indexed). Ours: `holdout`, the share of rows kept out of training to measure fidelity
+    (`fidelity_`, R² against the teacher's outputs, and `fidelity_report_`), and `seed`.
     """
 
     def __init__(
@@ -134,13 +84,20 @@ class MimicExplainer(LocalGlobalExplainer):
         model: Any,
         initialization_examples: Any,
         explainable_model: type[ExplainableModel],
-        *,
         explainable_model_args: Mapping[str, Any] | None = None,
-        augment_data: bool = False,
+        is_function: bool = False,
+        augment_data: bool = True,
         max_num_of_augmentations: int = 10,
+        explain_subset: Sequence[int] | None = None,
         features: Sequence[Any] | None = None,
         classes: Sequence[Any] | None = None,
         transformations: Any = None,
+        allow_all_transformations: bool = False,
+        shap_values_output: ShapValuesOutput | str = ShapValuesOutput.DEFAULT,
+        categorical_features: Sequence[Any] | None = None,
+        model_task: ModelTask | str = ModelTask.UNKNOWN,
+        reset_index: str = "ignore",
+        *,
         holdout: float = 0.2,
         seed: int = 0,
     ):
@@ -156,121 +113,202 @@ class MimicExplainer(LocalGlobalExplainer):
         self.initialization_examples = initialization_examples
         self.explainable_model = explainable_model
         self.explainable_model_args = dict(explainable_model_args or {})
+        self.is_function = is_function
         self.augment_data = augment_data
         self.max_num_of_augmentations = max_num_of_augmentations
+        self.explain_subset = explain_subset
         self.features = features
         self.classes = classes
         self.transformations = transformations
+        self.allow_all_transformations = allow_all_transformations
+        self.shap_values_output = ShapValuesOutput(shap_values_output)
+        self.categorical_features = categorical_features
+        self.model_task = model_task
+        self.reset_index = reset_index
         self.holdout = holdout
         self.seed = seed
+        self.args_ = explainable_model.split_args(self.explainable_model_args)
         self.inputs_ = Inputs.build(
-            model, initialization_examples, features=features, transformations=transformations
+            model,
+            initialization_examples,
+            features=features,
+            transformations=transformations,
+            allow_all_transformations=allow_all_transformations,
         )
-        self.model_task_ = model_task(model)
-        self._fit()
+        rows, _ = rows_of(initialization_examples)
+        self.model_, self.model_task_ = adapt_model(
+            model,
+            self.inputs_.to_model(rows),
+            is_function=is_function,
+            model_task=model_task,
+            classes=classes,
+        )
+        self._fit(rows)
+        self.explain_subset_ = check_subset(explain_subset, self.X_fit_.shape[1])
 
     # -- fitting ---------------------------------------------------------------------------------
-    def _fit(self) -> None:
-        examples = self.initialization_examples
-        rows = self.inputs_.to_model(examples)
-        columns = Columns.from_data(rows, self.inputs_.model_feature_names)
-        if not columns.numeric:
-            raise ValidationError(
-                "surrogate models need numeric inputs; pass transformations= to encode the raw columns",
-                field="initialization_examples",
-            )
-        names = None if self.classes is None else [str(c) for c in self.classes]
-        self.output_: ModelOutput = make_output(self.model, columns, None, names)
+    def _teacher(self, X: np.ndarray) -> np.ndarray:
+        """(n, K): the teacher's probabilities, or (n, 1) predictions."""
+        if self.model_task_ is ModelTask.CLASSIFICATION:
+            return np.asarray(self.model_.predict_proba(X), dtype=float)
+        return np.asarray(self.model_.predict(X), dtype=float).reshape(len(X), -1)[:, :1]
+
+    def _fit(self, rows: Any) -> None:
         n = len(rows)
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(n)
         n_holdout = round(self.holdout * n) if n >= 10 else 0
-        fit_idx, holdout_idx = order[n_holdout:], order[:n_holdout]
-        fit_rows = _take(examples, fit_idx)
+        fit_rows = _take(rows, order[n_holdout:])
         train = fit_rows
         if self.augment_data:
-            copies = min(self.max_num_of_augmentations, max(0, MAX_AUGMENTED_ROWS // len(fit_idx) - 1))
-            train = augment(fit_rows, copies, seed=self.seed)
-        X_train = columns.to_array(self.inputs_.to_model(train))
-        target = self.output_(X_train)
-        self.fitted_outputs_ = self._fitted_outputs(target.shape[1])
-        self.surrogates_ = [
-            self.explainable_model.fit_regressor(
-                X_train, target[:, k], args=self.explainable_model_args, seed=self.seed
+            copies = min(
+                self.max_num_of_augmentations, max(0, MAX_AUGMENTED_ROWS // max(len(fit_rows), 1) - 1)
             )
-            for k in self.fitted_outputs_
-        ]
-        background = columns.to_array(self.inputs_.to_model(fit_rows))
+            train = augment(fit_rows, copies, seed=self.seed)
+        train_rows = self.inputs_.to_model(train)
+        X_train = _numeric(train_rows)
+        teacher = self._teacher(train_rows)
+        classification = self.model_task_ is ModelTask.CLASSIFICATION
+        k = teacher.shape[1]
+        if classification and k == 2:
+            targets = [soft_logit(teacher[:, 1])]
+        elif classification:
+            targets = [soft_logit(teacher[:, j]) for j in range(k)]
+        else:
+            targets = [teacher[:, 0]]
+        family = self.explainable_model
+        regressors = [family.fit_regressor(X_train, y, args=self.args_, seed=self.seed) for y in targets]
+        self.surrogate_model = SurrogateModel(
+            regressors, classification=classification, n_classes=k, method=family.method
+        )
+        self.raw_fit_rows_ = fit_rows
+        self.X_fit_ = _numeric(self.inputs_.to_model(fit_rows))
+        names = self.inputs_.model_feature_names
         self.explainers_: list[ScoringExplainer] = [
-            make_explainer(s, background, feature_names=columns.names, seed=self.seed)
-            for s in self.surrogates_
+            make_explainer(r, self.X_fit_, feature_names=names, seed=self.seed) for r in regressors
         ]
+        self.teacher_base_ = teacher.mean(axis=0)
         self.n_training_rows_ = len(X_train)
         scored_on = "heldout" if n_holdout else "training"
-        X_score = (
-            columns.to_array(self.inputs_.to_model(_take(examples, holdout_idx))) if n_holdout else X_train
-        )
+        X_score = self.inputs_.to_model(_take(rows, order[:n_holdout])) if n_holdout else train_rows
         self.fidelity_report_ = {
-            "surrogate": self.explainable_model.__name__,
+            "surrogate": family.__name__,
             "metric": "r2",
             "measured_on": scored_on,
-            **_prefixed(scored_on, self._score(self.output_(X_score), self._surrogate_outputs(X_score))),
+            **_prefixed(scored_on, self._score(X_score)),
         }
-        self.fidelity_ = float(self.fidelity_report_[f"{scored_on}_r2"])
-
-    def _fitted_outputs(self, k: int) -> list[int]:
-        """Two complementary outputs (binary probability or margin) need one regressor."""
-        if k == 2 and self.output_.space in (Space.PROBABILITY, Space.LOG_ODDS):
-            return [1]
-        return list(range(k))
-
-    @property
-    def surrogate_model(self) -> Any:
-        """The surrogate of the first explained output (of the positive class, for two classes)."""
-        return self.surrogates_[0]
-
-    # -- explaining ------------------------------------------------------------------------------
-    def _complete(self, part: np.ndarray, *, offset: bool) -> np.ndarray:
-        """(..., fitted) -> (..., K): the complement of a binary model's positive class."""
-        if self.fitted_outputs_ != [1]:
-            return part
-        if self.output_.space is Space.PROBABILITY:
-            base = 1.0 if offset else 0.0
-            return np.concatenate([base - part, part], axis=-1)
-        return np.concatenate([-part, part], axis=-1)
+        self.fidelity_ = self.fidelity_report_[f"{scored_on}_r2"]
 
     def _surrogate_outputs(self, X: np.ndarray) -> np.ndarray:
-        part = np.stack([np.asarray(s.predict(X), dtype=float) for s in self.surrogates_], axis=1)
-        return self._complete(part, offset=True)
+        margins = self.surrogate_model.margins(X)
+        if self.model_task_ is ModelTask.CLASSIFICATION:
+            return probabilities(margins, multiclass=self.surrogate_model.multiclass)
+        return margins
+
+    def _score(self, X: Any) -> dict[str, Any]:
+        """R² of the surrogate's outputs (probabilities for a classifier) against the teacher's."""
+        teacher, surrogate = self._teacher(X), self._surrogate_outputs(_numeric(X))
+        scores: dict[str, Any] = {"rows": len(X)}
+        cols = [1] if teacher.shape[1] == 2 else list(range(teacher.shape[1]))
+        scores["r2"] = float(r2_score(teacher[:, cols], surrogate[:, cols])) if len(X) > 1 else None
+        if self.model_task_ is ModelTask.CLASSIFICATION:
+            scores["label_agreement"] = float((teacher.argmax(axis=1) == surrogate.argmax(axis=1)).mean())
+        return scores
+
+    def get_surrogate_model_replication_measure(self, training_data: Any) -> float:
+        """How well the surrogate replicates the teacher on these rows: label accuracy for a
+        classifier, R² of the predictions for a regressor (the reference's measure)."""
+        rows = self.inputs_.to_model(rows_of(training_data)[0])
+        teacher, X = self._teacher(rows), _numeric(rows)
+        if self.model_task_ is ModelTask.CLASSIFICATION:
+            return float((teacher.argmax(axis=1) == self._surrogate_outputs(X).argmax(axis=1)).mean())
+        return float(r2_score(teacher[:, 0], self.surrogate_model.predict(X)))
+
+    # -- explaining ------------------------------------------------------------------------------
+    def _method_name(self) -> str:
+        return self.explainable_model.method
+
+    def _init_data(self) -> Any:
+        rows, _ = rows_of(self.initialization_examples)
+        return rows.to_numpy() if hasattr(rows, "to_numpy") else rows
 
     def _explain(self, rows: Any) -> Explanation:
-        X = self.output_.columns.to_array(rows)
+        X = _numeric(rows)
         parts = [e.explain(X) for e in self.explainers_]
+        values = np.concatenate([p.values for p in parts], axis=2)
+        base = np.concatenate([p.base_values for p in parts])
+        classification = self.model_task_ is ModelTask.CLASSIFICATION
+        if classification and not self.surrogate_model.multiclass:
+            values, base = np.concatenate([-values, values], axis=2), np.concatenate([-base, base])
+        outputs = base[None, :] + values.sum(axis=1)
+        space = Space.LOG_ODDS if classification else Space.RAW
+        if self.shap_values_output is not ShapValuesOutput.DEFAULT:
+            if self.shap_values_output is ShapValuesOutput.TEACHER_PROBABILITY:
+                target, new_base = self._teacher(rows), self.teacher_base_
+            else:
+                multiclass = self.surrogate_model.multiclass
+                target = probabilities(outputs, multiclass=multiclass) if classification else outputs
+                new_base = probabilities(base[None, :], multiclass=multiclass)[0] if classification else base
+            values, base, outputs = rescale(values, target, new_base), new_base, target
+            space = Space.PROBABILITY if classification else Space.RAW
+        names = self.inputs_.model_feature_names or tuple(str(j) for j in range(X.shape[1]))
+        k = values.shape[2]
+        output_names = tuple(
+            str(c)
+            for c in (self.classes if self.classes is not None and len(self.classes) == k else range(k))
+        )
         return Explanation(
-            values=self._complete(np.concatenate([p.values for p in parts], axis=2), offset=False),
-            base_values=self._complete(np.concatenate([p.base_values for p in parts]), offset=True),
-            outputs=self._complete(np.concatenate([p.outputs for p in parts], axis=1), offset=True),
-            feature_names=self.output_.columns.names,
-            output_names=self.output_.output_names,
-            space=self.output_.space,
+            values=values,
+            base_values=base,
+            outputs=outputs,
+            feature_names=tuple(names),
+            output_names=output_names if classification else ("prediction",),
+            space=space,
             method=Method.SURROGATE,
             level=Level.ENGINEERED,
             data=X,
         )
 
-    def _score(self, model_out: np.ndarray, surrogate_out: np.ndarray) -> dict[str, Any]:
-        k = self.fitted_outputs_
-        scores: dict[str, Any] = {"rows": len(model_out)}
-        scores["r2"] = float(r2_score(model_out[:, k], surrogate_out[:, k])) if len(model_out) > 1 else None
-        if self.model_task_ == "classification":
-            agree = np.argmax(model_out, axis=1) == np.argmax(surrogate_out, axis=1)
-            scores["label_agreement"] = float(agree.mean())
-        return scores
-
     def _fidelity(self, explanation: Explanation, rows: Any) -> dict[str, Any]:
-        X = self.output_.columns.to_array(rows)
-        evaluation = self._score(self.output_(X), explanation.outputs)
-        return {**self.fidelity_report_, **_prefixed("evaluation", evaluation)}
+        return {**self.fidelity_report_, **_prefixed("evaluation", self._score(rows))}
+
+    def explain_global(
+        self,
+        evaluation_examples: Any = None,
+        sampling_policy: SamplingPolicy | None = None,
+        include_local: bool = True,
+        batch_size: int = 100,
+        *,
+        level: Level | str | None = None,
+    ) -> GlobalExplanation:
+        """As the reference: without rows, the surrogate's importances over its training rows
+        (and no local values)."""
+        if evaluation_examples is None:
+            return super().explain_global(
+                self.raw_fit_rows_, sampling_policy, include_local=False, batch_size=batch_size, level=level
+            )
+        return super().explain_global(
+            evaluation_examples,
+            sampling_policy,
+            include_local=include_local,
+            batch_size=batch_size,
+            level=level,
+        )
+
+
+def _numeric(X: Any) -> np.ndarray:
+    if isinstance(X, pd.DataFrame):
+        X = X.to_numpy()
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        try:
+            return X.astype(float)
+        except (TypeError, ValueError) as e:
+            raise ValidationError(
+                "surrogate models need numeric inputs; pass transformations= to encode the raw columns",
+                field="initialization_examples",
+            ) from e
+    return X.astype(float)
 
 
 def _prefixed(prefix: str, scores: Mapping[str, Any]) -> dict[str, Any]:

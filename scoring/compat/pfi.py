@@ -1,9 +1,9 @@
 """The reference design's PFIExplainer: permutation feature importance, global only.
 
 A feature's importance is how much the metric worsens when that feature's column is shuffled
-(the mean over `n_repeats` shuffles; the standard error of that mean is reported too). With
-`transformations=`, raw columns are shuffled before the transformation, so importances are of
-raw features directly, without folding.
+(one shuffle, as the reference; with `n_repeats` > 1 the mean over that many shuffles, and the
+standard error of that mean). With `transformations=`, raw columns are shuffled before the
+transformation, so importances are of raw features directly, without folding.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 from sklearn import metrics
+from tqdm.auto import tqdm
 
-from scoring.compat.base import model_task
+from scoring.compat.base import check_subset
+from scoring.compat.constants import ModelTask, ScenarioNotSupportedException
 from scoring.compat.global_explanation import GlobalExplanation
-from scoring.compat.inputs import Inputs
-from scoring.compat.results import ModelTask
-from scoring.errors import ScoringError, ValidationError
+from scoring.compat.inputs import Inputs, rows_of
+from scoring.compat.models import CompatValueError, adapt_model
+from scoring.errors import ValidationError
 
 # the reference design's metric names; the error metrics are those where lower is better
 METRICS: dict[str, Callable[..., float]] = {
@@ -49,10 +51,8 @@ ERROR_METRICS = frozenset(
 )
 
 
-class UnsupportedExplanationError(ScoringError):
+class UnsupportedExplanationError(ScenarioNotSupportedException):
     """The explainer cannot give this kind of explanation."""
-
-    status = 400
 
 
 class PFIExplainer:
@@ -66,25 +66,39 @@ class PFIExplainer:
     `for_classifier_use_predict_proba=True` scores class probabilities instead of labels (for
     `log_loss`, `roc_auc_score`, ...; binary models pass the positive class's probability to
     every metric but log_loss).
+
+    The reference's `is_function`, `explain_subset` (only those feature indexes are shuffled and
+    reported), `allow_all_transformations`, `model_task` and `show_progress` (a progress bar over
+    features) keep their meaning; `seed` seeds the shuffles.
     """
 
     def __init__(
         self,
         model: Any,
-        *,
-        features: Sequence[Any] | None = None,
-        classes: Sequence[Any] | None = None,
+        is_function: bool = False,
         metric: str | Callable[..., float] | None = None,
         metric_args: Mapping[str, Any] | None = None,
         is_error_metric: bool = False,
+        explain_subset: Sequence[int] | None = None,
+        features: Sequence[Any] | None = None,
+        classes: Sequence[Any] | None = None,
         transformations: Any = None,
-        for_classifier_use_predict_proba: bool = False,
-        n_repeats: int = 5,
+        allow_all_transformations: bool = False,
         seed: int = 0,
+        for_classifier_use_predict_proba: bool = False,
+        show_progress: bool = True,
+        model_task: ModelTask | str = ModelTask.UNKNOWN,
+        *,
+        n_repeats: int = 1,
     ):
         if n_repeats < 1:
             raise ValidationError(f"n_repeats must be at least 1, got {n_repeats}", field="n_repeats")
         self.model = model
+        self.is_function = is_function
+        self.explain_subset = explain_subset
+        self.allow_all_transformations = allow_all_transformations
+        self.show_progress = show_progress
+        self.model_task = model_task
         self.features = features
         self.classes = classes
         self.metric = metric
@@ -94,8 +108,23 @@ class PFIExplainer:
         self.for_classifier_use_predict_proba = for_classifier_use_predict_proba
         self.n_repeats = n_repeats
         self.seed = seed
-        self.model_task_ = model_task(model)
-        self.metric_name_, self.metric_fn_, self.metric_args_, self.lower_is_better_ = self._resolve_metric()
+        if classes is not None and is_function:
+            raise CompatValueError("Classes is specified but function was predict, not predict_proba.")
+        if classes is not None and not hasattr(model, "predict_proba"):
+            raise CompatValueError(
+                "Classes is specified but model does not define predict_proba, only predict."
+            )
+        if classes is not None:
+            try:
+                model.predict_proba  # noqa: B018  (SVC(probability=False) raises on access)
+            except AttributeError as e:
+                raise CompatValueError(
+                    "Classes is specified but model does not define predict_proba, only predict."
+                ) from e
+        if isinstance(metric, str) and metric not in METRICS:
+            raise ValidationError(
+                f"unknown metric {metric!r}; expected one of {sorted(METRICS)} or a function", field="metric"
+            )
 
     def _resolve_metric(self) -> tuple[str, Callable[..., float], dict[str, Any], bool]:
         if self.metric is None:
@@ -118,51 +147,63 @@ class PFIExplainer:
     def _predict(self, inputs: Inputs, X: Any) -> np.ndarray:
         rows = inputs.to_model(X)
         if self.for_classifier_use_predict_proba and self.model_task_ == ModelTask.CLASSIFICATION:
-            proba = np.asarray(self.model.predict_proba(rows), dtype=float)
+            proba = np.asarray(self.model_.predict_proba(rows), dtype=float)
             if proba.shape[1] == 2 and self.metric_name_ != "log_loss":
                 return proba[:, 1]
             return proba
-        return np.asarray(self.model.predict(rows))
+        return np.asarray(self.model_.predict(rows)).ravel()
 
     def _score(self, y: np.ndarray, inputs: Inputs, X: Any) -> float:
         return float(self.metric_fn_(y, self._predict(inputs, X), **self.metric_args_))
 
     def explain_global(self, evaluation_examples: Any, true_labels: Any) -> GlobalExplanation:
         """Importance of each feature: the mean drop of the metric when its column is shuffled."""
+        rows, _ = rows_of(evaluation_examples)
         inputs = Inputs.build(
-            self.model, evaluation_examples, features=self.features, transformations=self.transformations
+            self.model,
+            rows,
+            features=self.features,
+            transformations=self.transformations,
+            allow_all_transformations=self.allow_all_transformations,
         )
-        y = np.asarray(true_labels)
-        if len(y) != len(evaluation_examples):
-            raise ValidationError(
-                f"{len(y)} true labels for {len(evaluation_examples)} rows", field="true_labels"
-            )
-        base = self._score(y, inputs, evaluation_examples)
+        self.model_, self.model_task_ = adapt_model(
+            self.model,
+            inputs.to_model(rows),
+            is_function=self.is_function,
+            model_task=self.model_task,
+            classes=None,
+        )
+        self.metric_name_, self.metric_fn_, self.metric_args_, self.lower_is_better_ = self._resolve_metric()
+        y = np.asarray(true_labels).ravel()
+        if len(y) != len(rows):
+            raise ValidationError(f"{len(y)} true labels for {len(rows)} rows", field="true_labels")
+        base = self._score(y, inputs, rows)
         rng = np.random.default_rng(self.seed)
-        m = len(inputs.raw_names)
-        drops = np.empty((m, self.n_repeats))
-        for j in range(m):
+        m = rows.shape[1]
+        columns = check_subset(self.explain_subset, m) or list(range(m))
+        drops = np.empty((len(columns), self.n_repeats))
+        for i, j in enumerate(
+            tqdm(columns, desc="PFIExplainer", disable=not self.show_progress, leave=False)
+        ):
             for r in range(self.n_repeats):
-                shuffled = _shuffle_column(evaluation_examples, j, rng)
+                shuffled = _shuffle_column(rows, j, rng)
                 score = self._score(y, inputs, shuffled)
-                drops[j, r] = score - base if self.lower_is_better_ else base - score
+                drops[i, r] = score - base if self.lower_is_better_ else base - score
         stderr = drops.std(axis=1, ddof=1) / np.sqrt(self.n_repeats) if self.n_repeats > 1 else None
-        names = (
-            inputs.features if inputs.features is not None and not inputs.transformed else inputs.raw_names
-        )
+        names = None if inputs.features is None else [inputs.features[j] for j in columns]
         classes = None
-        if self.model_task_ == ModelTask.CLASSIFICATION:
-            classes = [str(c) for c in (self.classes if self.classes is not None else self.model.classes_)]
+        if self.model_task_ is ModelTask.CLASSIFICATION:
+            classes = self.classes if self.classes is not None else list(getattr(self.model_, "classes_", []))
         return GlobalExplanation(
-            names,
             drops.mean(axis=1),
+            features=names,
             model_task=self.model_task_,
-            method="permutation",
-            space=None,
+            method="pfi",
             is_raw=inputs.transformed or inputs.whole_pipeline,
             classes=classes,
             stderr=stderr,
             metric=self.metric_name_,
+            eval_data=rows.to_numpy() if hasattr(rows, "to_numpy") else rows,
         )
 
     def explain_local(self, evaluation_examples: Any) -> NoReturn:

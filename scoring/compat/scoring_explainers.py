@@ -15,18 +15,51 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 
 from scoring.bundle import MANIFEST, Bundle, load_bundle, save_bundle
 from scoring.compat.base import LocalGlobalExplainer
+from scoring.compat.constants import ModelTask
+from scoring.compat.inputs import rows_of
 from scoring.compat.mimic import MimicExplainer
 from scoring.errors import ScoringError, ValidationError
-from scoring.explainers import KernelExplainer, LinearExplainer, ScoringExplainer, TreeExplainer
+from scoring.explainers import (
+    AmortizedExplainer,
+    ExactExplainer,
+    KernelExplainer,
+    LinearExplainer,
+    ScoringExplainer,
+    TreeExplainer,
+)
 from scoring.explanation import Explanation, Level, Method
 from scoring.schema import Schema
 
 SCORING_DIR = "scoring_explainer"
+# where the reference's code looks for a pickled scoring explainer; `save` leaves a small file
+# there whose unpickling (pickle.load, joblib.load) raises PickleNotSupportedError
+PICKLE_NAME = "scoring_explainer.pkl"
+MIGRATION_HINT = (
+    "scoring explainers are saved as verified bundle directories (JSON + arrays + the model through "
+    "skops), never as pickles: read one with scoring.compat.load(directory), or serve it with "
+    "training.save_to_store(name, explainer.to_bundle()); see MIGRATION.md"
+)
+
+
+class PickleNotSupportedError(ScoringError):
+    """Old code loaded a pickled scoring explainer (`load('x.pkl')`, `joblib.load(...)`)."""
+
+
+def refuse_pickle(directory: str) -> None:
+    """Called by unpickling the file `save` leaves at PICKLE_NAME: always raises."""
+    raise PickleNotSupportedError(f"{MIGRATION_HINT}; the explainer saved here is the bundle in {directory}")
+
+
+class _Tombstone:
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (refuse_pickle, (self.directory,))
 
 
 class DirectoryExistsError(ScoringError, FileExistsError):
@@ -47,28 +80,34 @@ class BundleScoringExplainer:
 
     @classmethod
     def _build(
-        cls, original: Any, explainer: ScoringExplainer, initialization_examples: Any = None
+        cls,
+        original: Any,
+        explainer: ScoringExplainer,
+        initialization_examples: Any = None,
+        *,
+        fitted: bool = False,
     ) -> Bundle:
         inputs = original.inputs_
         examples = (
             original.initialization_examples if initialization_examples is None else initialization_examples
         )
         names = None if original.classes is None else [str(c) for c in original.classes]
-        explainer.fit(
-            original.model,
-            inputs.to_model(examples),
-            feature_names=inputs.model_feature_names,
-            class_names=names,
-        )
-        model = original.model
+        if not fitted:
+            explainer.fit(
+                original.model_,
+                inputs.to_model(rows_of(examples)[0]),
+                feature_names=inputs.model_feature_names,
+                class_names=names,
+            )
+        model = original.model_
         if inputs.transformed:
             model = Pipeline([("preprocessor", inputs.preprocessor), ("model", original.model)])
-        frame = inputs.raw_frame(examples)
-        classifier = is_classifier(original.model)
+        frame = inputs.raw_frame(rows_of(examples)[0])
+        classifier = original.model_task_ is ModelTask.CLASSIFICATION
         schema = Schema.from_frame(
             frame,
             task="classification" if classifier else "regression",
-            classes=list(original.model.classes_) if classifier else (),
+            classes=list(original.model_.classes_) if classifier else (),
         )
         explains = "the model over its input columns"
         if inputs.transformed:
@@ -115,7 +154,7 @@ class BundleScoringExplainer:
         if level is None:
             level = Level.RAW if bundle.feature_map is not None else Level.ENGINEERED
         rows = evaluation_examples
-        if bundle.feature_map is not None and not hasattr(rows, "columns"):
+        if not hasattr(rows, "columns"):
             rows = np.asarray(rows, dtype=object)
             rows = _frame(rows[None, :] if rows.ndim == 1 else rows, self.features)
         return bundle.explain(rows, level=Level(level))
@@ -148,7 +187,11 @@ class BundleScoringExplainer:
 
 class KernelScoringExplainer(BundleScoringExplainer):
     """KernelSHAP of the original model over a weighted k-means summary of the initialization
-    examples (or of `initialization_examples`, when given), with an error estimate per value."""
+    examples (or of `initialization_examples`, when given), with an error estimate per value.
+
+    Built from a TabularExplainer that explains a black box, without new examples, it serves
+    that explainer's own fitted kernel (same background, coalitions and seed), so the scoring-time
+    values equal the training-time ones."""
 
     method = Method.KERNEL
 
@@ -162,6 +205,10 @@ class KernelScoringExplainer(BundleScoringExplainer):
         seed: int = 0,
     ):
         self._check(original_explainer)
+        reuse = getattr(original_explainer, "explainer_", None) if initialization_examples is None else None
+        if isinstance(reuse, KernelExplainer | ExactExplainer | AmortizedExplainer):
+            super().__init__(self._build(original_explainer, reuse, fitted=True))
+            return
         explainer = KernelExplainer(n_background=n_background, budget=budget, seed=seed)
         super().__init__(self._build(original_explainer, explainer, initialization_examples))
 
@@ -232,12 +279,17 @@ def save(
             )
         shutil.rmtree(target)
     save_bundle(target, scoring_explainer.to_bundle())
+    import pickle
+
+    (path / PICKLE_NAME).write_bytes(pickle.dumps(_Tombstone(str(target))))
     return str(target)
 
 
 def load(directory: str | Path) -> BundleScoringExplainer:
     """Verify and read a scoring explainer written by `save` (the directory, or the bundle in it)."""
     path = Path(directory)
+    if path.suffix in (".pkl", ".pickle", ".joblib") or path.name == PICKLE_NAME:
+        raise PickleNotSupportedError(f"{path} names a pickle: {MIGRATION_HINT}")
     if (path / SCORING_DIR / MANIFEST).is_file():
         path = path / SCORING_DIR
     bundle = load_bundle(path)

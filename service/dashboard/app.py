@@ -32,11 +32,13 @@ STATIC = Path(__file__).parent / "static"
 # level 9 takes seconds on a few MB for a few percent less
 GZIP_LEVEL = 5
 
-# The page loads only its own files and talks only to this service.
-CSP = (
+# The page loads only its own files and talks only to this service; who may frame it is the
+# last directive (the service: only itself; a notebook's server: the notebook's page too).
+CSP_BASE = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
 )
+CSP = CSP_BASE + "frame-ancestors 'self'"
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,12 @@ class DashboardSource:
     name: str = ""
 
 
-def build_dashboard_app(source: Callable[[], DashboardSource] | None = None) -> Starlette:
+def build_dashboard_app(
+    source: Callable[[], DashboardSource] | None = None, *, frame_ancestors: str = "'self'"
+) -> Starlette:
     """The dashboard app. `source` gives the bundle when first needed; by default it is read from
-    the running BentoML service (`bentoml.get_current_service()`)."""
+    the running BentoML service (`bentoml.get_current_service()`). `frame_ancestors` is the CSP
+    list of pages allowed to show it in a frame."""
     get_source = source or service_source
     cache: dict[str, bytes] = {}
     lock = threading.Lock()
@@ -88,7 +93,7 @@ def build_dashboard_app(source: Callable[[], DashboardSource] | None = None) -> 
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[
-            Middleware(SecurityHeaders),
+            Middleware(SecurityHeaders, csp=CSP_BASE + f"frame-ancestors {frame_ancestors}"),
             Middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL),
         ],
     )
@@ -144,8 +149,9 @@ def service_source() -> DashboardSource:
 class SecurityHeaders:
     """Adds the content security policy (and no-sniff) to every dashboard response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, csp: str = CSP) -> None:
         self.app = app
+        self.csp = csp.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -155,7 +161,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"content-security-policy", CSP.encode()))
+                headers.append((b"content-security-policy", self.csp))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 message = {**message, "headers": headers}
             await send(message)

@@ -71,7 +71,7 @@ def test_upload_list_download(bentoml_home, explained):
     assert np.allclose(whole.per_class_values, global_explanation.per_class_values)
     assert np.allclose(whole.local_importance_values, global_explanation.local_importance_values)
     assert whole.expected_values == pytest.approx(global_explanation.expected_values)
-    assert (whole.method, whole.space, whole.classes) == ("linear", "log_odds", ["malignant", "benign"])
+    assert (whole.method, whole.space, whole.classes) == ("shap.linear", "log_odds", ["malignant", "benign"])
     assert client.download_model_explanation(global_explanation.id).id == global_explanation.id
 
     # or only its top 4 features
