@@ -6,15 +6,18 @@ Rows wait in a bounded queue; when it is full, sampled rows are dropped and coun
 waited for. Off by default (AUDIT_FRACTION=0).
 
 The audit never takes more than `cpu_share` of the time: after auditing for t seconds the thread
-rests t * (1 - share) / share (the service's AUDIT_CPU_SHARE, 0.05 by default), so it cannot
-starve the request path of the worker's core or of the GIL. `close()` stops within a few seconds
-even with a full queue: rows not yet audited are dropped and counted.
+rests t * (1 - share) / share (the service's AUDIT_CPU_SHARE, 0.05 by default), and runs at the
+lowest CPU priority, so it cannot starve the request path of the worker's core or of the GIL.
+`close()` stops within a few seconds even with a full queue: rows not yet audited are dropped and
+counted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -61,6 +64,13 @@ def audit_metrics() -> dict[str, Any]:
             "Median relative L2 error measured on held-out rows at fit time",
         ),
     }
+
+
+def lower_priority() -> None:
+    """Give the calling thread the lowest CPU priority (nice 19; Linux schedules threads one by
+    one), so the request path's threads run first when both want the core."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 class ServiceAudit:
@@ -133,6 +143,7 @@ class ServiceAudit:
     def _run(self) -> None:
         assert self._audit is not None
         metrics = self._metrics
+        lower_priority()
         while (rows := self._queue.get()) is not None:
             if self._stop.is_set():
                 self._drop(len(rows))
