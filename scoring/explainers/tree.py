@@ -8,46 +8,29 @@ import importlib
 from typing import Any
 
 import numpy as np
+from sklearn import ensemble
 from sklearn.base import is_classifier
+from sklearn.tree import BaseDecisionTree
 
 from scoring.background import Background, summarize
 from scoring.errors import UnsupportedModelError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explanation import Method, Space
 
-
-def _sklearn_trees() -> tuple[type, ...]:
-    from sklearn.ensemble import (
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    from sklearn.tree import BaseDecisionTree
-
-    return (
-        BaseDecisionTree,
-        RandomForestClassifier,
-        RandomForestRegressor,
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-    )
-
-
-def _averaging_forests() -> tuple[type, ...]:
-    """Tree models whose leaves hold class frequencies: their raw output is a probability."""
-    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-    from sklearn.tree import BaseDecisionTree
-
-    return (BaseDecisionTree, RandomForestClassifier, ExtraTreesClassifier)
+# scikit-learn's tree models and ensembles that shap's TreeSHAP reads
+SKLEARN_TREES: tuple[type, ...] = (
+    BaseDecisionTree,
+    ensemble.RandomForestClassifier,
+    ensemble.RandomForestRegressor,
+    ensemble.ExtraTreesClassifier,
+    ensemble.ExtraTreesRegressor,
+    ensemble.GradientBoostingClassifier,
+    ensemble.GradientBoostingRegressor,
+    ensemble.HistGradientBoostingClassifier,
+    ensemble.HistGradientBoostingRegressor,
+)
+# those whose leaves hold class frequencies: their raw output is a probability
+AVERAGING_FORESTS = (BaseDecisionTree, ensemble.RandomForestClassifier, ensemble.ExtraTreesClassifier)
 
 
 @functools.cache
@@ -71,22 +54,17 @@ def _is_xgboost(model: Any) -> bool:
 
 
 def is_tree_model(model: Any) -> bool:
-    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
-
-    if isinstance(model, GradientBoostingClassifier):
+    if isinstance(model, ensemble.GradientBoostingClassifier):
         # shap's TreeSHAP takes a GradientBoostingClassifier only when it is binary
         return len(getattr(model, "classes_", ())) <= 2
-    if isinstance(model, HistGradientBoostingClassifier):
-        return True
-    return isinstance(model, _sklearn_trees()) or _is_lightgbm(model) or _is_xgboost(model)
+    return isinstance(model, SKLEARN_TREES) or _is_lightgbm(model) or _is_xgboost(model)
 
 
 def _margin_space(model: Any) -> Space:
     """The space TreeSHAP explains without a background: what the trees' leaves add up to."""
     if not is_classifier(model):
         return Space.RAW
-    # sklearn forests average leaf class frequencies: their raw output is a probability
-    if isinstance(model, _averaging_forests()):
+    if isinstance(model, AVERAGING_FORESTS):
         return Space.PROBABILITY
     return Space.LOG_ODDS
 
