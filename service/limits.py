@@ -18,8 +18,10 @@ the guard listens for the client going away: then the app's task is cancelled, s
 queued for it (batched jobs included) is never computed.
 
 `GET /readyz` answers 503 while every slot is taken, else it is BentoML's. Other paths and
-methods (health, metrics, docs) are not touched. Each 4xx is logged as one line with a request id
-(also sent back in `X-Request-Id`), never a traceback.
+methods (health, metrics, docs) are not touched, except that every 4xx answer, wherever it
+comes from (BentoML's plain-text 404 and 405, pydantic's lists), is given the same error body.
+Each 4xx the guard answers is logged as one line with a request id (also sent back in
+`X-Request-Id`), never a traceback.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import logging
 import time
 import uuid
 from collections.abc import Collection, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -98,6 +101,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = shape_errors(send)
         if scope.get("method") == "GET" and scope.get("path") == "/readyz" and self.exhausted:
             await self._reply(scope, send, 503, f"not ready: all {self.max_in_flight} request slots are busy")
             return
@@ -249,6 +253,48 @@ async def send_error(
         extra["Connection"] = "close"
     response = JSONResponse({"error": text, "row": None, "field": name}, status_code=status, headers=extra)
     await response(scope, _no_receive, send)
+
+
+def shape_errors(send: Send) -> Send:
+    """`send` with every 4xx answer in the service's error body (BentoML's and Starlette's plain
+    "Not Found", "Method Not Allowed", pydantic's lists), its status kept."""
+    held: dict[str, Any] = {}
+
+    async def shaped(message: Message) -> None:
+        if message["type"] == "http.response.start" and 400 <= message["status"] < 500:
+            held["start"], held["chunks"] = message, []
+            return
+        if message["type"] != "http.response.body" or "start" not in held:
+            await send(message)
+            return
+        held["chunks"].append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        start = held.pop("start")
+        body = error_document(start["status"], b"".join(held.pop("chunks")))
+        drop = (b"content-length", b"content-type")
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in drop]
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return shaped
+
+
+def error_document(status: int, body: bytes) -> bytes:
+    """A 4xx body as `{"error", "row", "field"}` (unchanged when it already is one)."""
+    try:
+        document: Any = json.loads(body)
+    except ValueError:
+        document = body.decode("utf-8", "replace").strip()
+    if isinstance(document, dict) and set(document) == {"error", "row", "field"}:
+        return body
+    if isinstance(document, list) and document and isinstance(document[0], dict):
+        document = document[0]
+    if isinstance(document, dict):
+        document = document.get("error") or document.get("detail") or json.dumps(document)
+    message = str(document) or HTTPStatus(status).phrase
+    return json.dumps({"error": safe_text(message), "row": None, "field": None}).encode()
 
 
 async def _no_receive() -> Message:

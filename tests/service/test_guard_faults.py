@@ -228,3 +228,23 @@ def test_client_errors_are_one_log_line_with_a_request_id(caplog: pytest.LogCapt
     records = [r for r in caplog.records if r.name.endswith(".requests")]
     assert len(records) == 1 and records[0].exc_info is None
     assert sent.headers["x-request-id"] in records[0].getMessage()
+
+
+def test_every_4xx_gets_the_one_error_body() -> None:
+    async def plain(scope: Scope, receive: Receive, send: Send) -> None:
+        status = {"/nope": 404, "/list": 400}.get(scope["path"], 405)
+        body = b'[{"error": "bad thing"}]' if scope["path"] == "/list" else b"Not Found"
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    guard = RequestGuard(plain, max_body_bytes=1000, routes=ROUTES)
+    answers = {}
+    for path in ("/nope", "/list", "/other"):
+        sent = Recorder()
+        run(guard(scope(path=path, method="GET"), chunks()[0], sent))
+        answers[path] = (sent.status, sent.headers["content-type"], sent.json())
+    assert answers["/nope"] == (404, "application/json", {"error": "Not Found", "row": None, "field": None})
+    assert answers["/list"][2] == {"error": "bad thing", "row": None, "field": None}
+    assert answers["/other"][0] == 405 and set(answers["/other"][2]) == {"error", "row", "field"}
