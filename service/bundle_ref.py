@@ -59,21 +59,22 @@ def starts_a_server(argv: list[str] | None = None) -> bool:
     return (program == "bentoml" and argv[1:2] == ["serve"]) or "_bentoml_impl" in (argv[0] if argv else "")
 
 
-def exit_unless_servable(tag: str) -> None:
+def exit_unless_servable(tag: str, *, signing_key: bytes | None = None, allow_pickle: bool = False) -> None:
     """Under `bentoml serve`: stop the process (exit 1) with one clear line when `tag` is missing
-    from the store or fails verification (digests, library versions), before BentoML starts
-    workers that would only fail and be restarted."""
+    from the store or fails verification (signature when `signing_key` is given, digests, a
+    pickled model unless `allow_pickle`, library versions), before BentoML starts workers that
+    would only fail and be restarted."""
     import bentoml
 
-    from scoring.bundle import verify_bundle
     from scoring.errors import BundleError
-    from service.loading import check_manifest_digest
+    from service.loading import verify_served_bundle
 
     try:
         require_stored(tag)
         stored = bentoml.models.get(tag)
-        check_manifest_digest(stored.path, stored.info.metadata)
-        verify_bundle(stored.path)
+        verify_served_bundle(
+            stored.path, stored.info.metadata, signing_key=signing_key, allow_pickle=allow_pickle
+        )
     except (MissingBundleError, BundleError) as error:
         print(f"explained_model: cannot serve {tag}: {error}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

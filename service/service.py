@@ -57,7 +57,9 @@ logger = logging.getLogger("bentoml.service.explained_model")
 SETTINGS = Settings.from_env()
 arm_supervisor()  # a worker that cannot load its bundle stops `bentoml serve` (exit 1), see service.startup
 if starts_a_server():
-    exit_unless_servable(SETTINGS.bundle)
+    exit_unless_servable(
+        SETTINGS.bundle, signing_key=SETTINGS.signing_key, allow_pickle=SETTINGS.allow_pickle_bundles
+    )
 INTERNAL_ERROR = "internal error: the server could not answer this request; details are in its log"
 
 

@@ -101,3 +101,21 @@ def test_an_unsigned_bundle_under_a_signing_key_makes_serve_exit(
     code, seconds, log = serve_until_exit(home, stored[0], {"BUNDLE_SIGNING_KEY": "x" * 32})
     assert code is not None and code != 0, f"still running or exit 0 after {seconds:.1f} s:\n{log[-2000:]}"
     assert "not signed" in log
+
+
+def test_a_pickled_bundle_is_served_only_when_the_operator_opts_in(tmp_path: Path) -> None:
+    from tests.e2e.server import serve
+    from tests.service.pickled import pickled_bundle
+
+    home = tmp_path / "home"
+    tag, folder = store_bundle_in(home, "pickled", pickled_bundle())
+    assert (folder / "model.joblib").is_file()
+    code, _, log = serve_until_exit(home, tag)
+    assert code is not None and code != 0 and "ALLOW_PICKLE_BUNDLES" in log, log[-2000:]
+    with serve(home, tag, env={"ALLOW_PICKLE_BUNDLES": "true"}) as server:
+        import httpx
+
+        r = httpx.post(
+            server.url + "/predict", json={"rows": [{"p0": 0.1, "p1": 0.2, "p2": 0.3}]}, timeout=30
+        )
+        assert r.status_code == 200, r.text
