@@ -114,6 +114,11 @@ def refine(
     prior = explanation.values[idx]
     prior_var = explanation.stderr[idx] ** 2
     bias = explainer.summary_shift_**2 * explainer.inside_variance(explanation.outputs[idx])
+    # a row outside the training support: g's values are on thin ice and its stated error ranks
+    # such rows poorly, so the sampled values replace them instead of being blended in
+    trust = np.ones((len(idx), 1, 1))
+    if explanation.outside is not None:
+        trust[explanation.outside[idx].any(axis=1)] = 0.0
     started = time.perf_counter()
     deadline = None if budget.max_ms is None else budget.max_ms * len(idx) / 1000.0
     values, variance = prior, prior_var
@@ -138,7 +143,7 @@ def refine(
             elif deadline <= 0:
                 break
         sampler.run(step)
-        values, variance = _combine(prior, prior_var, bias, *sampler.estimate())
+        values, variance = _combine(prior, prior_var, bias, trust, *sampler.estimate())
         if budget.precision is not None:
             if (np.sqrt(variance.sum(axis=1)) <= budget.precision).all():
                 break
@@ -158,15 +163,16 @@ def _combine(
     prior: np.ndarray,
     prior_var: np.ndarray,
     bias: np.ndarray,
+    trust: np.ndarray,
     sampled: np.ndarray,
     sampled_var: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """g + lambda (sampled - g) per (row, output), and its stated variance per feature. The
     sampled values are over the summary: their error is the sampling variance plus `bias`, the
-    squared shift the summary causes."""
+    squared shift the summary causes. Rows with `trust` 0 take the sampled values alone."""
     a = prior_var.sum(axis=1, keepdims=True)  # (n, 1, K)
     s = (sampled_var + bias).sum(axis=1, keepdims=True)
-    lam = a / np.maximum(a + s, np.finfo(float).tiny)
+    lam = np.where(trust > 0, a / np.maximum(a + s, np.finfo(float).tiny), 1.0)
     values = prior + lam * (sampled - prior)
     variance = (1 - lam) ** 2 * prior_var + lam**2 * (sampled_var + bias)
     return values, variance
