@@ -33,7 +33,6 @@ from scoring.compat.surrogates import (
     SGDExplainableModel,
     SurrogateModel,
     probabilities,
-    soft_logit,
 )
 from scoring.errors import ValidationError
 from scoring.explainers import ScoringExplainer, make_explainer
@@ -170,14 +169,11 @@ class MimicExplainer(LocalGlobalExplainer):
         teacher = self._teacher(train_rows)
         classification = self.model_task_ is ModelTask.CLASSIFICATION
         k = teacher.shape[1]
-        if classification and k == 2:
-            targets = [soft_logit(teacher[:, 1])]
-        elif classification:
-            targets = [soft_logit(teacher[:, j]) for j in range(k)]
-        else:
-            targets = [teacher[:, 0]]
         family = self.explainable_model
-        regressors = [family.fit_regressor(X_train, y, args=self.args_, seed=self.seed) for y in targets]
+        if classification:
+            regressors = family.fit_classes(X_train, teacher, args=self.args_, seed=self.seed)
+        else:
+            regressors = [family.fit_regressor(X_train, teacher[:, 0], args=self.args_, seed=self.seed)]
         self.surrogate_model = SurrogateModel(
             regressors, classification=classification, n_classes=k, method=family.method
         )

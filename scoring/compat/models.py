@@ -115,11 +115,11 @@ def adapt_model(
             raise CompatValueError(f"is_function=True needs a function, got {type(model).__name__}")
         sample = _as_array(model(_head(examples)))
         gives_proba = sample.ndim == 2 and sample.shape[1] > 1
+        if classes is not None and not gives_proba:
+            raise CompatValueError("Classes is specified but function was predict, not predict_proba.")
         if task is ModelTask.UNKNOWN:
             task = ModelTask.CLASSIFICATION if gives_proba else ModelTask.REGRESSION
         if task is ModelTask.CLASSIFICATION:
-            if not gives_proba and classes is not None:
-                raise CompatValueError("Classes is specified but function was predict, not predict_proba.")
             labels = list(classes) if classes is not None else list(range(max(2, sample.shape[-1])))
             k = sample.shape[1] if sample.ndim == 2 else 2
             return FunctionClassifier(model, list(range(k)) if len(labels) != k else labels), task
@@ -127,6 +127,8 @@ def adapt_model(
     if not hasattr(model, "predict") and not _has_proba(model):
         raise CompatValueError(f"{type(model).__name__} has neither predict nor predict_proba")
     proba = _has_proba(model)
+    if classes is not None and not proba:
+        raise CompatValueError("Classes is specified but model does not define predict_proba, only predict.")
     if task is ModelTask.UNKNOWN:
         task = ModelTask.CLASSIFICATION if proba else ModelTask.REGRESSION
     if task is ModelTask.CLASSIFICATION and not proba:

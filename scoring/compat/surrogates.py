@@ -1,15 +1,17 @@
 """The reference design's four surrogate families, and the fitted surrogate they give.
 
-As in the reference, a surrogate learns the teacher's output: a regressor's predictions; a
-binary classifier's positive-class probability in soft-logit space (logit clipped to [-5, 5]).
-A multiclass teacher is learned one class at a time, each class's probability in soft-logit
-space (the reference fitted a classifier on the teacher's labels; probabilities keep more of
-the teacher and let every family, linear ones included, follow it). Each fitted regressor is
-explained exactly by our engine (TreeSHAP or closed-form linear SHAP).
+As in the reference, a surrogate learns the teacher's output: a regressor's predictions; for a
+binary classifier, the positive class's soft logit (logit clipped to [-5, 5]); for several
+classes, each class's softmax margin (its log probability less the row's mean; the surrogate's
+probabilities are the softmax of its margins). The reference fitted a multiclass surrogate on the
+teacher's labels; probabilities keep more of the teacher. The linear and SGD families fit a
+logistic model (the reference's LogisticRegression / SGDClassifier) on the teacher's
+probabilities as soft labels. Each fitted regressor is explained exactly by our engine (TreeSHAP
+or closed-form linear SHAP).
 
-`explainable_model_args` go to the underlying estimator. The reference took its classifier's
-arguments (e.g. LogisticRegression's `solver`) in the same dictionary; those are accepted and not
-used, and an argument neither form takes is an error.
+`explainable_model_args` go to the underlying estimator of the form fitted (regressor, or the
+classifier form for a classifier's linear and SGD surrogates); an argument neither form takes is
+an error.
 """
 
 from __future__ import annotations
@@ -51,15 +53,20 @@ class ExplainableModel(ABC):
 
     @classmethod
     def split_args(cls, args: Mapping[str, Any]) -> dict[str, Any]:
-        """The arguments the regressor takes; the classifier form's own are dropped; others are errors."""
+        """The arguments either form takes (each fit uses those of the form it fits); others are errors."""
         mine, theirs = _params(cls.regressor), _params(cls.classifier)
         unknown = sorted(set(args) - mine - theirs - cls.extra_args())
         if unknown:
             raise CompatValueError(
                 f"{cls.__name__} got unknown explainable_model_args {unknown}; "
-                f"{cls.regressor.__name__} takes {sorted(mine)}"
+                f"{cls.regressor.__name__} takes {sorted(mine)}, {cls.classifier.__name__} {sorted(theirs)}"
             )
-        return {k: v for k, v in args.items() if k in mine or k in cls.extra_args()}
+        return dict(args)
+
+    @classmethod
+    def for_regressor(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        keep = _params(cls.regressor) | cls.extra_args()
+        return {k: v for k, v in args.items() if k in keep}
 
     @classmethod
     def extra_args(cls) -> set[str]:
@@ -69,6 +76,21 @@ class ExplainableModel(ABC):
     @abstractmethod
     def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
         """A fitted regressor of y on X."""
+
+    @classmethod
+    def fit_classes(cls, X: np.ndarray, P: np.ndarray, *, args: Mapping[str, Any], seed: int) -> list[Any]:
+        """Regressors of a classifier's margins, from its probabilities P (n, K): for two classes
+        one, of the positive class's soft logit; else one per class, of its centered log-ratio."""
+        regressor_args = {k: v for k, v in args.items() if k not in cls.classifier_only()}
+        if P.shape[1] == 2:
+            return [cls.fit_regressor(X, soft_logit(P[:, 1]), args=regressor_args, seed=seed)]
+        targets = centered_log_ratio(P).T
+        return [cls.fit_regressor(X, y, args=regressor_args, seed=seed) for y in targets]
+
+    @classmethod
+    def classifier_only(cls) -> set[str]:
+        """Arguments only the classifier form takes."""
+        return set()
 
 
 class LGBMExplainableModel(ExplainableModel):
@@ -107,7 +129,7 @@ class LGBMExplainableModel(ExplainableModel):
         if len(X) < SMALL_DATA_THRESHOLD:
             params["min_child_samples"] = 1
             params["min_child_weight"] = 0.0
-        params.update(args)
+        params.update(cls.for_regressor(args))
         if "verbosity" in params:
             params["verbose"] = params.pop("verbosity")
         return regressor(**params).fit(X, y)
@@ -123,7 +145,7 @@ class DecisionTreeExplainableModel(ExplainableModel):
 
     @classmethod
     def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        return DecisionTreeRegressor(**{"random_state": seed, **args}).fit(X, y)
+        return DecisionTreeRegressor(**{"random_state": seed, **cls.for_regressor(args)}).fit(X, y)
 
 
 class LinearExplainableModel(ExplainableModel):
@@ -136,7 +158,16 @@ class LinearExplainableModel(ExplainableModel):
 
     @classmethod
     def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        return LinearRegression(**args).fit(X, y)
+        return LinearRegression(**cls.for_regressor(args)).fit(X, y)
+
+    @classmethod
+    def fit_classes(cls, X: np.ndarray, P: np.ndarray, *, args: Mapping[str, Any], seed: int) -> list[Any]:
+        """Logistic regression (the reference's) on the teacher's probabilities as soft labels."""
+        given = {k: v for k, v in args.items() if k in _params(LogisticRegression)}
+        if P.shape[1] > 2 and given.get("solver") == "liblinear":
+            given.pop("solver")  # one-vs-rest only; the multinomial fit needs another solver
+        params = {"max_iter": 1000, "random_state": seed, **given}
+        return _soft_logistic(LogisticRegression(**params), X, P, standardize=True)
 
 
 class SGDExplainableModel(ExplainableModel):
@@ -149,7 +180,14 @@ class SGDExplainableModel(ExplainableModel):
 
     @classmethod
     def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        return _standardized_linear(SGDRegressor(**{"random_state": seed, **args}), X, y)
+        return _standardized_linear(SGDRegressor(**{"random_state": seed, **cls.for_regressor(args)}), X, y)
+
+    @classmethod
+    def fit_classes(cls, X: np.ndarray, P: np.ndarray, *, args: Mapping[str, Any], seed: int) -> list[Any]:
+        """A logistic-loss SGD classifier on the teacher's probabilities as soft labels."""
+        given = {k: v for k, v in args.items() if k in _params(SGDClassifier)}
+        params = {"loss": "log_loss", "random_state": seed, **given}
+        return _soft_logistic(SGDClassifier(**params), X, P, standardize=True)
 
 
 def _standardized_linear(estimator: Any, X: np.ndarray, y: np.ndarray) -> LinearRegression:
@@ -165,6 +203,28 @@ def _standardized_linear(estimator: Any, X: np.ndarray, y: np.ndarray) -> Linear
     linear.intercept_ = float(np.ravel(estimator.intercept_)[0] - w @ mean)
     linear.n_features_in_ = X.shape[1]
     return linear
+
+
+def _soft_logistic(classifier: Any, X: np.ndarray, P: np.ndarray, *, standardize: bool = False) -> list[Any]:
+    """Fit on soft labels (each row once per class, weighted by its probability: the
+    cross-entropy against the teacher's probabilities) and state its margins as linear
+    regressors over the original columns: one for two classes, one per class otherwise."""
+    n, k = P.shape
+    mean = X.mean(axis=0) if standardize else np.zeros(X.shape[1])
+    scale = X.std(axis=0) if standardize else np.ones(X.shape[1])
+    scale[scale == 0] = 1.0
+    Z = (X - mean) / scale
+    classifier.fit(np.tile(Z, (k, 1)), np.repeat(np.arange(k), n), sample_weight=P.T.reshape(-1) + 1e-12)
+    coef, intercept = np.atleast_2d(classifier.coef_), np.ravel(classifier.intercept_)
+    out = []
+    for w_std, b_std in zip(coef, intercept, strict=True):
+        w = w_std / scale
+        linear = LinearRegression()
+        linear.coef_ = w
+        linear.intercept_ = float(b_std - w @ mean)
+        linear.n_features_in_ = X.shape[1]
+        out.append(linear)
+    return out
 
 
 FAMILIES: tuple[type[ExplainableModel], ...] = (
@@ -214,10 +274,17 @@ class SurrogateModel:
         return probabilities(self.margins(X), multiclass=self.multiclass)
 
 
+def centered_log_ratio(p: np.ndarray) -> np.ndarray:
+    """(n, K) probabilities as softmax margins: log p_k minus the row's mean log p, with each
+    probability kept within the soft logit's range (e^-5 .. 1)."""
+    logs = np.log(np.clip(p, np.exp(-LOGIT_CLIP), 1.0))
+    return logs - logs.mean(axis=1, keepdims=True)
+
+
 def probabilities(margins: np.ndarray, *, multiclass: bool) -> np.ndarray:
-    """Margins (..., K) as probabilities: binary expit; multiclass one-vs-rest expit, normalized."""
+    """Margins (..., K) as probabilities: binary expit of the positive class; multiclass softmax."""
     if not multiclass:
         p = expit(margins[..., 1])
         return np.stack([1 - p, p], axis=-1)
-    q = expit(margins)
-    return q / q.sum(axis=-1, keepdims=True)
+    z = np.exp(margins - margins.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)

@@ -45,6 +45,7 @@ METHOD_NAMES = {
 def reference_background(rows: Any, nclusters: int) -> tuple[np.ndarray, int] | None:
     """Rows whose empirical distribution is the reference's weighted background, and how many
     distinct rows it has (None for non-numeric rows: our own summary is used then)."""
+    total = None
     if hasattr(rows, "data") and hasattr(rows, "weights") and not isinstance(rows, np.ndarray):
         data, weights = np.asarray(rows.data, dtype=float), np.asarray(rows.weights, dtype=float)
     else:
@@ -56,9 +57,11 @@ def reference_background(rows: Any, nclusters: int) -> tuple[np.ndarray, int] | 
             return data, len(np.unique(data, axis=0))
         import shap
 
-        summary = shap.kmeans(data, nclusters, round_values=True)
+        summary, total = shap.kmeans(data, nclusters, round_values=True), len(data)
         data, weights = np.asarray(summary.data, dtype=float), np.asarray(summary.weights, dtype=float)
-    counts = np.maximum(1, np.round(weights / weights.sum() * max(len(weights), 1000))).astype(int)
+    # the summary's weights are cluster sizes over the rows summarized (exact when known)
+    n = total if total is not None else max(len(weights), 1000)
+    counts = np.maximum(1, np.round(weights / weights.sum() * n)).astype(int)
     return np.repeat(data, counts, axis=0), len(np.unique(data, axis=0))
 
 
