@@ -17,25 +17,27 @@ on the same rows; both go into `fidelity_`, saved with the state.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from scoring.background import Background, summarize
 from scoring.errors import UnsupportedModelError, ValidationError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explainers.calibration import (
+    Parts,
+    actual_error,
     agreement,
     error_terms,
     fit_error_weights,
     median_scale,
     outside_scale,
     shift_rows,
+    within_bound,
 )
 from scoring.explainers.kernel import KernelExplainer
 from scoring.explainers.permutation import permutation_shapley
+from scoring.explainers.ridge import interpolate, median_distance, ridge_loo
 from scoring.explanation import Method, Space
 from scoring.fidelity import (
     AUDIT_EVALUATIONS_PER_ROW,
@@ -49,8 +51,6 @@ from scoring.rowwise import rowwise_matmul
 # candidate ridge penalties and length-scales (multiples of the median distance between rows)
 ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 LENGTHSCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
-# synthetic rows are interpolated between a row and one of this many nearest neighbours
-NEIGHBOURS = 10
 # every row of the kept background summary is the mean of at least this many training rows
 AUDIT_MIN_CLUSTER = 5
 
@@ -125,7 +125,7 @@ class AmortizedExplainer(ScoringExplainer):
 
         f_background = f(X)
         self.expected_value_ = f_background.mean(axis=0)
-        inputs = np.vstack([train, _interpolate(train, self.n_synthetic, rng)])
+        inputs = np.vstack([train, interpolate(train, self.n_synthetic, rng)])
         f_inputs = f(inputs)
         per_row = self.label_evaluations // (len(inputs) * max(1, X.shape[1] - 1))
         n_permutations = int(np.clip(per_row - per_row % 4, 8, 1024))
@@ -152,7 +152,7 @@ class AmortizedExplainer(ScoringExplainer):
         self.relevance_ = relevance / relevance.max() if relevance.max() > 0 else np.ones_like(relevance)
         projection = rng.standard_normal((X.shape[1], self.n_components))
         self.phase_ = rng.uniform(0.0, 2 * np.pi, self.n_components)
-        spread = _median_distance(self._standardize(train) * self.relevance_, rng)
+        spread = median_distance(self._standardize(train) * self.relevance_, rng)
         loo = self._select(inputs, f_inputs, labels, projection, spread)
         self._fit_error_model(inputs, f_inputs, loo, label_noise)
         self.fit_info_ = {
@@ -183,7 +183,7 @@ class AmortizedExplainer(ScoringExplainer):
         for lengthscale in LENGTHSCALES:
             self.projection_ = projection / (lengthscale * spread)
             basis = self._basis(inputs)
-            for alpha, coef, loo in _ridge_loo(basis, delta, labels, ALPHAS):
+            for alpha, coef, loo in ridge_loo(basis, delta, labels, ALPHAS):
                 score = float((loo**2).mean())
                 if best is None or score < best[0]:
                     best = (score, lengthscale, alpha, coef, loo)
@@ -258,7 +258,7 @@ class AmortizedExplainer(ScoringExplainer):
         # how far the summary moves values, relative to g's stated error: refinement samples
         # over the summary, so this is its bias (median ratio, as the error's own calibration)
         self.summary_shift_ = median_scale(
-            _actual(audit.values, reference), self._inside_error(held, f(held))
+            actual_error(audit.values, reference), self._inside_error(held, f(held))
         )
         calibration["summary_shift_scale"] = self.summary_shift_
         return {
@@ -289,7 +289,7 @@ class AmortizedExplainer(ScoringExplainer):
         moved-row term to held-out rows moved outside the training range; the agreement of both."""
         f = self.output_
         outputs = f(held)
-        actual = _actual(values, reference)
+        actual = actual_error(values, reference)
         # the held-out rows' actual errors are the better target than the labels' (noisy) ones
         weights, floor = fit_error_weights(self._terms(held, outputs), actual**2)
         if weights[1:].any():
@@ -307,7 +307,7 @@ class AmortizedExplainer(ScoringExplainer):
             seeds=(self.seed + 6, self.seed + 7),
         )
         moved = self._parts(shifted, self.support_.outside(shifted))
-        shifted_actual = _actual(moved.values, shifted_reference)
+        shifted_actual = actual_error(moved.values, shifted_reference)
         self.outside_scale_ = outside_scale(shifted_actual, moved.inside, moved.extra)
         _, _, stderr = self._explain_flagged(shifted, self.support_.outside(shifted))
         assert stderr is not None
@@ -383,7 +383,7 @@ class AmortizedExplainer(ScoringExplainer):
             variance += lost**2
         return values, parts.outputs, np.sqrt(variance)
 
-    def _parts(self, X: np.ndarray, outside: np.ndarray) -> _Parts:
+    def _parts(self, X: np.ndarray, outside: np.ndarray) -> Parts:
         """Values of rows moved into the training support (a value beyond the range clipped to
         it, another flagged value set to the training mean): g at the moved row, exactly
         efficient there, plus the output change the move caused, given to the moved features in
@@ -416,7 +416,7 @@ class AmortizedExplainer(ScoringExplainer):
         values += self.share_[None, :, :] * (last - own)[:, None, :]
         length = np.sqrt((weight**2).sum(axis=1, keepdims=True))
         direction = np.divide(weight, length, out=np.zeros_like(weight), where=length > 0)
-        return _Parts(values, outputs, self._inside_error(inside, inside_outputs), np.abs(own), direction)
+        return Parts(values, outputs, self._inside_error(inside, inside_outputs), np.abs(own), direction)
 
     def _first_effect(self, X: np.ndarray, inside: np.ndarray) -> np.ndarray:
         """(n, K): the mean output change, over the background summary, when only the moved
@@ -470,104 +470,3 @@ class AmortizedExplainer(ScoringExplainer):
         self.fit_info_ = extra.get("fit_info", {})
         self.lengthscale_ = float(self.fit_info_.get("lengthscale", np.nan))
         self.alpha_ = float(self.fit_info_.get("alpha", np.nan))
-
-
-@dataclass(frozen=True)
-class _Parts:
-    """One batch's values and outputs, the error of the values at the rows moved inside the
-    support (n, K), the output change the move caused (n, K), and the unit direction over the
-    features it was given to (n, M)."""
-
-    values: np.ndarray
-    outputs: np.ndarray
-    inside: np.ndarray
-    extra: np.ndarray
-    direction: np.ndarray
-
-
-def _actual(values: np.ndarray, reference: Any) -> np.ndarray:
-    """(n, K) L2 distance over features to the reference, its own noise removed in quadrature."""
-    squared = ((values - reference.values) ** 2).sum(axis=1) - (reference.noise**2).sum(axis=1)
-    return np.sqrt(np.maximum(squared, 0.0))
-
-
-def within_bound(values: np.ndarray, delta: np.ndarray, *, bound: float) -> tuple[np.ndarray, np.ndarray]:
-    """Values clipped to [-bound, bound] (what any Shapley value of an output within [0, 1] can
-    be), the efficiency residual given back to the features with room, and the amount each
-    value moved (to add to its stated error)."""
-    over = np.abs(values) > bound
-    if not over.any():
-        return values, np.zeros_like(values)
-    clipped = np.clip(values, -bound, bound)
-    residual = delta - clipped.sum(axis=1)  # (n, K)
-    room = np.where(residual[:, None, :] > 0, bound - clipped, bound + clipped)
-    total = room.sum(axis=1, keepdims=True)
-    share = np.divide(room, total, out=np.zeros_like(room), where=total > 0)
-    bounded = clipped + share * residual[:, None, :]
-    return bounded, np.abs(bounded - values)
-
-
-def _design(basis: np.ndarray, delta_k: np.ndarray) -> np.ndarray:
-    """Output k's regressors: the basis, and the basis times f_k(x) - base_k."""
-    return np.hstack([basis, basis * delta_k[:, None]])
-
-
-def _ridge_loo(
-    basis: np.ndarray, delta: np.ndarray, labels: np.ndarray, alphas: tuple[float, ...]
-) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    """For each penalty: coefficients (K, 2L, M) and leave-one-out residuals (n, M, K), one ridge
-    per output, from the eigendecomposition of its Gram matrix (exact LOO: residual over
-    1 - leverage)."""
-    n, m, k = labels.shape
-    per_alpha: list[tuple[np.ndarray, np.ndarray]] = [
-        (np.empty((k, 2 * basis.shape[1], m)), np.empty((n, m, k))) for _ in alphas
-    ]
-    # two outputs that are each other's negative (a binary model's classes): fit one, mirror it
-    mirrored = (
-        k == 2 and np.allclose(delta[:, 0], -delta[:, 1]) and np.allclose(labels[..., 0], -labels[..., 1])
-    )
-    for out in range(k):
-        if mirrored and out == 0:
-            continue
-        design = _design(basis, delta[:, out])
-        eigval, eigvec = np.linalg.eigh(design.T @ design)
-        eigval = np.maximum(eigval, 0.0)
-        rotated = design @ eigvec  # (n, 2L): the design in the eigenbasis
-        y = labels[:, :, out]
-        qty = rotated.T @ y
-        rotated_sq = rotated**2
-        for (coef, loo), alpha in zip(per_alpha, alphas, strict=True):
-            inverse = 1.0 / (eigval + alpha)
-            coef[out] = eigvec @ (inverse[:, None] * qty)
-            fitted = rotated @ (inverse[:, None] * qty)
-            leverage = rotated_sq @ inverse
-            loo[:, :, out] = (y - fitted) / np.maximum(1.0 - leverage, 1e-9)[:, None]
-    if mirrored:
-        n_basis = basis.shape[1]
-        for coef, loo in per_alpha:
-            # output 0's design is [B, -B delta_1] and its labels are negated
-            coef[0, :n_basis], coef[0, n_basis:] = -coef[1, :n_basis], coef[1, n_basis:]
-            loo[:, :, 0] = -loo[:, :, 1]
-    return [(alpha, coef, loo) for alpha, (coef, loo) in zip(alphas, per_alpha, strict=True)]
-
-
-def _interpolate(X: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """`count` rows on segments between a row and one of its nearest neighbours (standardized)."""
-    if count == 0:
-        return np.empty((0, X.shape[1]))
-    scale = X.std(axis=0)
-    z = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
-    k = min(NEIGHBOURS + 1, len(X))
-    _, neighbours = NearestNeighbors(n_neighbors=k).fit(z).kneighbors(z)
-    start = rng.integers(len(X), size=count)
-    end = neighbours[start, rng.integers(1, k, size=count)] if k > 1 else start
-    t = rng.random((count, 1))
-    return X[start] + t * (X[end] - X[start])
-
-
-def _median_distance(z: np.ndarray, rng: np.random.Generator, pairs: int = 2000) -> float:
-    i = rng.integers(len(z), size=pairs)
-    j = rng.integers(len(z), size=pairs)
-    d = np.sqrt(((z[i] - z[j]) ** 2).sum(axis=1))
-    d = d[d > 0]
-    return float(np.median(d)) if len(d) else 1.0

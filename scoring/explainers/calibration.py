@@ -16,6 +16,7 @@ calibrated the same way on held-out rows moved outside the range.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -119,3 +120,38 @@ def shift_rows(
             u = rng.uniform(*reach) * span[j]
             row[j] = support.upper[j] + u if rng.random() < 0.5 else support.lower[j] - u
     return X
+
+
+@dataclass(frozen=True)
+class Parts:
+    """One batch's values and outputs, the error of the values at the rows moved inside the
+    support (n, K), the output change the move caused (n, K), and the unit direction over the
+    features it was given to (n, M)."""
+
+    values: np.ndarray
+    outputs: np.ndarray
+    inside: np.ndarray
+    extra: np.ndarray
+    direction: np.ndarray
+
+
+def actual_error(values: np.ndarray, reference: Any) -> np.ndarray:
+    """(n, K) L2 distance over features to the reference, its own noise removed in quadrature."""
+    squared = ((values - reference.values) ** 2).sum(axis=1) - (reference.noise**2).sum(axis=1)
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def within_bound(values: np.ndarray, delta: np.ndarray, *, bound: float) -> tuple[np.ndarray, np.ndarray]:
+    """Values clipped to [-bound, bound] (what any Shapley value of an output within [0, 1] can
+    be), the efficiency residual given back to the features with room, and the amount each
+    value moved (to add to its stated error)."""
+    over = np.abs(values) > bound
+    if not over.any():
+        return values, np.zeros_like(values)
+    clipped = np.clip(values, -bound, bound)
+    residual = delta - clipped.sum(axis=1)  # (n, K)
+    room = np.where(residual[:, None, :] > 0, bound - clipped, bound + clipped)
+    total = room.sum(axis=1, keepdims=True)
+    share = np.divide(room, total, out=np.zeros_like(room), where=total > 0)
+    bounded = clipped + share * residual[:, None, :]
+    return bounded, np.abs(bounded - values)

@@ -1,0 +1,76 @@
+"""The amortized explainer's regression helpers: ridge fits with exact leave-one-out residuals,
+synthetic rows between neighbours, and the median distance between rows."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+# synthetic rows are interpolated between a row and one of this many nearest neighbours
+NEIGHBOURS = 10
+
+
+def output_design(basis: np.ndarray, delta_k: np.ndarray) -> np.ndarray:
+    """Output k's regressors: the basis, and the basis times f_k(x) - base_k."""
+    return np.hstack([basis, basis * delta_k[:, None]])
+
+
+def ridge_loo(
+    basis: np.ndarray, delta: np.ndarray, labels: np.ndarray, alphas: tuple[float, ...]
+) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """For each penalty: coefficients (K, 2L, M) and leave-one-out residuals (n, M, K), one ridge
+    per output, from the eigendecomposition of its Gram matrix (exact LOO: residual over
+    1 - leverage)."""
+    n, m, k = labels.shape
+    per_alpha: list[tuple[np.ndarray, np.ndarray]] = [
+        (np.empty((k, 2 * basis.shape[1], m)), np.empty((n, m, k))) for _ in alphas
+    ]
+    # two outputs that are each other's negative (a binary model's classes): fit one, mirror it
+    mirrored = (
+        k == 2 and np.allclose(delta[:, 0], -delta[:, 1]) and np.allclose(labels[..., 0], -labels[..., 1])
+    )
+    for out in range(k):
+        if mirrored and out == 0:
+            continue
+        design = output_design(basis, delta[:, out])
+        eigval, eigvec = np.linalg.eigh(design.T @ design)
+        eigval = np.maximum(eigval, 0.0)
+        rotated = design @ eigvec  # (n, 2L): the design in the eigenbasis
+        y = labels[:, :, out]
+        qty = rotated.T @ y
+        rotated_sq = rotated**2
+        for (coef, loo), alpha in zip(per_alpha, alphas, strict=True):
+            inverse = 1.0 / (eigval + alpha)
+            coef[out] = eigvec @ (inverse[:, None] * qty)
+            fitted = rotated @ (inverse[:, None] * qty)
+            leverage = rotated_sq @ inverse
+            loo[:, :, out] = (y - fitted) / np.maximum(1.0 - leverage, 1e-9)[:, None]
+    if mirrored:
+        n_basis = basis.shape[1]
+        for coef, loo in per_alpha:
+            # output 0's design is [B, -B delta_1] and its labels are negated
+            coef[0, :n_basis], coef[0, n_basis:] = -coef[1, :n_basis], coef[1, n_basis:]
+            loo[:, :, 0] = -loo[:, :, 1]
+    return [(alpha, coef, loo) for alpha, (coef, loo) in zip(alphas, per_alpha, strict=True)]
+
+
+def interpolate(X: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` rows on segments between a row and one of its nearest neighbours (standardized)."""
+    if count == 0:
+        return np.empty((0, X.shape[1]))
+    scale = X.std(axis=0)
+    z = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    k = min(NEIGHBOURS + 1, len(X))
+    _, neighbours = NearestNeighbors(n_neighbors=k).fit(z).kneighbors(z)
+    start = rng.integers(len(X), size=count)
+    end = neighbours[start, rng.integers(1, k, size=count)] if k > 1 else start
+    t = rng.random((count, 1))
+    return X[start] + t * (X[end] - X[start])
+
+
+def median_distance(z: np.ndarray, rng: np.random.Generator, pairs: int = 2000) -> float:
+    i = rng.integers(len(z), size=pairs)
+    j = rng.integers(len(z), size=pairs)
+    d = np.sqrt(((z[i] - z[j]) ** 2).sum(axis=1))
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else 1.0
