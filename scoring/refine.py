@@ -27,8 +27,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from scoring.errors import ValidationError
-from scoring.explainers.amortized import AmortizedExplainer, within_bound
+from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.base import ScoringExplainer
+from scoring.explainers.calibration import within_bound
 from scoring.explainers.permutation import _deal_weighted
 from scoring.explanation import Explanation, Space
 
