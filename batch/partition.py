@@ -101,7 +101,7 @@ def explain_rows(bundle: Bundle, plan: Plan, X: pd.DataFrame, *, offset: int, so
                 raise RowError(
                     "the model's output or explanation is not a finite number",
                     source=source,
-                    row=ids[where[0]],
+                    row=ids[where[0]].item() if isinstance(ids[where[0]], np.generic) else ids[where[0]],
                     field=None,
                 )
             problems = sorted(
@@ -120,9 +120,8 @@ def explain_rows(bundle: Bundle, plan: Plan, X: pd.DataFrame, *, offset: int, so
                 if explained.ndim == 2
                 else explanation.error[rows, explained]
             )
-        outside = getattr(explanation, "outside", None)
-        if outside is not None:
-            stats.add_outside(outside)
+        if explanation.outside is not None:  # features outside what training saw, when flagged
+            stats.add_outside(explanation.outside)
     else:
         answers = _answer_columns(plan, None, None, good)
     stats.skipped = n - int(good.sum())

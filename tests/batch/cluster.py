@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.e2e.server import _stop as stop_group
 from tests.e2e.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +80,8 @@ def dask_cluster(folder: Path, n_workers: int = 2, timeout: float = 60) -> Itera
         yield cluster
     finally:
         for process in [*cluster.workers, scheduler]:
-            _stop(process)
+            if process.poll() is None:
+                stop_group(process)
 
 
 def _wait_for_workers(cluster: Cluster, n: int, timeout: float) -> None:
@@ -96,16 +98,3 @@ def _wait_for_workers(cluster: Cluster, n: int, timeout: float) -> None:
         except (OSError, TimeoutError):
             time.sleep(0.3)
     raise RuntimeError(f"{n} dask workers did not join in {timeout:.0f} s:\n{cluster.log('worker-0')}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)

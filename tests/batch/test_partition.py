@@ -3,7 +3,6 @@ named by file, row and field (or written with their message)."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import numpy as np
@@ -19,14 +18,14 @@ from service.requests import ExplainOptions as ServiceOptions
 from service.requests import parse_options
 from service.responses import predict_body
 from tests.batch.answers import assert_additive, assert_matches_service
-from tests.service.bundles import BUILDERS, mixed_frame
+from tests.batch.conftest import built
+from tests.service.bundles import mixed_frame
 
 # the service compares with: its own request path on the same rows, in-process
 
 
-@functools.cache
 def bundle(name: str) -> Bundle:
-    return BUILDERS[name]()
+    return built(name)  # fitted once per test process, shared with the other batch tests
 
 
 def table(name: str, n: int, seed: int = 7) -> pd.DataFrame:
