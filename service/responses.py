@@ -18,10 +18,11 @@ import numpy as np
 from scoring.bundle import Bundle, Prediction
 from scoring.errors import ValidationError
 from scoring.explanation import OTHER, Explanation, Level
+from scoring.refine import DEFAULT_FACTOR, can_refine, typical_error
 from service.config import Settings
 from service.limits import MAX_ECHO_CHARS, safe_text
 from service.outputs import Outputs
-from service.requests import ExplainOptions, TargetKind
+from service.requests import MAX_MS_PER_ROW, ExplainOptions, TargetKind
 
 SERVING_LIBRARIES = ("bentoml", "scikit-learn", "numpy", "pandas", "shap", "skops", "lightgbm", "xgboost")
 
@@ -219,6 +220,14 @@ def metadata_body(
             "serving": {"python": platform.python_version(), **dict(installed_versions())},
         },
         "limits": {"max_rows": settings.max_rows, "max_body_bytes": settings.max_body_bytes},
+        "refinement": {
+            "available": can_refine(explainer),
+            "default_max_ms_per_row": settings.refine_max_ms if can_refine(explainer) else 0.0,
+            "max_ms_per_row": MAX_MS_PER_ROW,
+            "typical_error": typical_error(explainer),
+            "refines_by_default": "rows with a feature outside what training saw, or a stated error "
+            f"above {DEFAULT_FACTOR:g}x the typical (fit-time median) error",
+        },
     }
 
 

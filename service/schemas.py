@@ -224,3 +224,8 @@ class MetadataResponse(BaseModel):
     metrics_on: str | None
     versions: dict[str, Any]
     limits: dict[str, int]
+    refinement: dict[str, Any] = Field(
+        default_factory=dict,
+        description="whether explanations can be refined with a per-request budget (max_ms), the "
+        "default refinement's budget per row, and which rows it takes",
+    )

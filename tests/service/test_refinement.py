@@ -80,3 +80,9 @@ def test_metrics_count_refined_rows_and_their_cost(client: TestClient) -> None:
     _item(client, {"rows": [_row(), _row(f1=2.0)], "max_ms": 5})
     assert _counter("explained_model_refined_rows_total") == rows + 2
     assert _counter("explained_model_refinement_evaluations_total") > cost
+
+
+def test_metadata_states_the_refinement(client: TestClient) -> None:
+    refinement = client.post("/metadata").json()["refinement"]
+    assert refinement["available"] is True
+    assert refinement["default_max_ms_per_row"] > 0 and refinement["typical_error"] > 0
