@@ -62,9 +62,9 @@ class Budget:
 
 
 def can_refine(explainer: ScoringExplainer) -> bool:
-    return isinstance(explainer, AmortizedExplainer) and np.isfinite(
-        getattr(explainer, "summary_shift_", np.nan)
-    )
+    """Whether `refine` can improve this explainer's values (amortized, calibrated at fit)."""
+    shift = getattr(explainer, "summary_shift_", np.nan)
+    return isinstance(explainer, AmortizedExplainer) and bool(np.isfinite(shift))
 
 
 def typical_error(explainer: ScoringExplainer) -> float | None:
