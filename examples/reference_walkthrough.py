@@ -12,6 +12,9 @@
 # | `azureml.interpret.scoring.scoring_explainer` | `scoring.compat`                   |
 # | `azureml.interpret` (`ExplanationClient`)     | `training.explanations`            |
 # | `sklearn_pandas` (`DataFrameMapper`)          | `scoring.mapper` (`ColumnMapper`)  |
+# | `raiwidgets` (`ExplanationDashboard`)         | `service.dashboard.notebook`       |
+#
+# MIGRATION.md at the repository root lists every difference.
 #
 # and, at the end, one call packages the scoring explainer for our service instead of the
 # guide's image, deployment configuration and scoring file.
@@ -58,6 +61,7 @@ from scoring.compat import TabularExplainer
 
 # "features" and "classes" fields are optional
 explainer = TabularExplainer(model, x_train, features=breast_cancer_data.feature_names, classes=classes)
+# constructing returns at once; the explainer is fitted when first needed (a progress bar shows it)
 print("TabularExplainer chose:", explainer.explainer_)
 
 # %%
@@ -230,6 +234,8 @@ scoring_explainer = load(OUTPUT_DIR)
 # test scoring explainer locally
 preds = scoring_explainer.explain(x_test)
 print("local importance values: classes x rows x features =", np.array(preds).shape)
+# the scoring explainer is the training-time one: the same values
+print("same as explain_local:", np.allclose(preds, explainer.explain_local(x_test).local_importance_values))
 
 # %% [markdown]
 # ## 7. Package for the service, and publish the explanation beside it
@@ -266,3 +272,15 @@ global_importance_values = explanation.get_ranked_global_values()
 global_importance_names = explanation.get_ranked_global_names()
 print(f"global importance values: {global_importance_values}")
 print(f"global importance names: {global_importance_names}")
+
+# %% [markdown]
+# ## 8. The explanations dashboard in the notebook
+#
+# In Jupyter this shows the dashboard inline (an IFrame on a local 127.0.0.1 server); what-if and
+# ICE call `model` in this process. Outside a notebook it prints the address.
+
+# %%
+from service.dashboard.notebook import ExplanationDashboard
+
+dashboard = ExplanationDashboard(global_explanation, model, datasetX=x_test, true_y=y_test[:N_ROWS])
+dashboard.stop()  # a notebook keeps it running; this script ends here

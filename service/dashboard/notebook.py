@@ -33,7 +33,7 @@ from starlette.routing import Mount, Route
 
 from scoring.bundle import Bundle
 from scoring.compat.explanation import ExplanationBase
-from scoring.compat.models import adapt_model
+from scoring.compat.models import FunctionClassifier, adapt_model
 from scoring.errors import ValidationError
 from scoring.explainers import Method, choose_method, make_explainer
 from scoring.explanation import Level
@@ -107,8 +107,11 @@ class ExplanationDashboard:
         y = true_y if true_y is not None else trueY
         self.explanation = explanation
         self.frame_ = _frame(rows, features if features is not None else explanation.features)
-        self.bundle_ = _bundle(explanation, model, self.frame_, classes)
-        self.y_ = np.asarray(y) if y is not None else self.bundle_.predict(self.frame_).labels
+        self.bundle_, to_name = _bundle(explanation, model, self.frame_, classes)
+        if y is None:
+            self.y_ = np.asarray(self.bundle_.predict(self.frame_).labels)
+        else:
+            self.y_ = np.asarray([to_name.get(v, v) for v in np.asarray(y).tolist()], dtype=object)
         self.folder_ = Path(tempfile.mkdtemp(prefix="explanation-dashboard-"))
         doc = build_sample(
             self.bundle_,
@@ -204,23 +207,34 @@ def _frame(rows: Any, features: Sequence[Any] | None) -> pd.DataFrame:
 
 def _bundle(
     explanation: ExplanationBase, model: Any, frame: pd.DataFrame, classes: Sequence[Any] | None
-) -> Bundle:
-    """The model (as the engine takes it) and an explainer of it over the dataset's rows."""
+) -> tuple[Bundle, dict[Any, str]]:
+    """The model (as the engine takes it) and an explainer of it over the dataset's rows, and the
+    class names of the model's labels when the explanation names them otherwise."""
     adapted, task = adapt_model(model, frame, model_task=explanation.model_task)
     method = choose_method(adapted, frame.shape[1])
     if method not in (Method.LINEAR, Method.TREE):
         method = Method.KERNEL
+    classification = str(task) == "classification"
+    labels = list(getattr(adapted, "classes_", [])) if classification else []
+    names = classes if classes is not None else getattr(explanation, "_classes", None)
+    to_name: dict[Any, str] = {}
+    if classification and names is not None and [str(c) for c in names] != [str(c) for c in labels]:
+        if len(names) != len(labels):
+            raise ValidationError(f"{len(names)} class names for {len(labels)} classes", field="classes")
+        # the page names classes as the explanation does: a model whose labels are those names
+        to_name = {label: str(name) for label, name in zip(labels, names, strict=True)}
+        adapted = FunctionClassifier(adapted.predict_proba, [str(c) for c in names])
+        labels = list(adapted.classes_)
+        method = Method.KERNEL
     explainer = make_explainer(
         adapted, frame, str(method), n_background=KERNEL_BACKGROUND, budget=KERNEL_BUDGET
     )
-    classification = str(task) == "classification"
-    labels = list(getattr(adapted, "classes_", [])) if classification else []
     schema = Schema.from_frame(frame, task=str(task), classes=labels)
     report = {
         "task": str(task),
         "explainer": {"method": str(method), "explains": "the model in the notebook"},
     }
-    return Bundle(model=adapted, explainer=explainer, schema=schema, report=report)
+    return Bundle(model=adapted, explainer=explainer, schema=schema, report=report), to_name
 
 
 def _given(explanation: ExplanationBase, bundle: Bundle, frame: pd.DataFrame) -> dict[Level, Any] | None:
