@@ -106,6 +106,8 @@ def adapt_model(
     """The estimator to explain and the task, as the reference decides them.
 
     `model_task=Unknown` means: a classifier when the model (or function) gives probabilities.
+    A classifier with only `predict` (model_task='classification') is explained, as in the
+    reference, through its predicted label as one numeric output.
     `classes` with a model that has only `predict` (or a function returning one column of labels)
     is the reference's ValueError.
     """
@@ -138,10 +140,8 @@ def adapt_model(
             )
         if _sklearn_ready(model) and hasattr(model, "decision_function"):
             return model, task  # explained in margin space
-        raise CompatValueError(
-            f"{type(model).__name__} has no predict_proba: a classifier is explained through its "
-            "probabilities; pass model_task='regression' to explain its predict output"
-        )
+        # as the reference: the predicted label, as a number, is the one explained output
+        return FunctionRegressor(model.predict), task
     if _sklearn_ready(model) and (task is ModelTask.CLASSIFICATION) == bool(is_classifier(model)):
         return model, task
     if task is ModelTask.CLASSIFICATION:

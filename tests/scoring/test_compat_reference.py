@@ -286,3 +286,20 @@ def test_mimic_explain_global_without_rows(iris):
     explanation = explainer.explain_global()
     assert explanation.method == "mimic.lightgbm" and not hasattr(explanation, "local_importance_values")
     assert len(explanation.global_importance_values) == 4
+
+
+def test_a_classifier_with_only_predict_explains_its_label(iris):
+    class LabelsOnly:
+        def __init__(self, model):
+            self.model = model
+
+        def predict(self, X):
+            return self.model.predict(X)
+
+    explainer = TabularExplainer(LabelsOnly(iris["model"]), iris["x_train"], model_task="classification")
+    explanation = explainer.explain_local(iris["x_test"])
+    values = np.array(explanation.local_importance_values)
+    assert values.shape == (1, 8, 4) and explanation.num_classes == 1
+    assert np.allclose(
+        values[0].sum(axis=1) + explanation.expected_values[0], iris["model"].predict(iris["x_test"])
+    )
