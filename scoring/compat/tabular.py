@@ -59,10 +59,23 @@ def reference_background(rows: Any, nclusters: int) -> tuple[np.ndarray, int] | 
 
         summary, total = shap.kmeans(data, nclusters, round_values=True), len(data)
         data, weights = np.asarray(summary.data, dtype=float), np.asarray(summary.weights, dtype=float)
-    # the summary's weights are cluster sizes over the rows summarized (exact when known)
-    n = total if total is not None else max(len(weights), 1000)
+    # the summary's weights are cluster sizes over the rows summarized: exact counts when the
+    # number of rows is known, else the smallest common denominator of the weights
+    n = total if total is not None else _denominator(weights / weights.sum())
     counts = np.maximum(1, np.round(weights / weights.sum() * n)).astype(int)
     return np.repeat(data, counts, axis=0), len(np.unique(data, axis=0))
+
+
+def _denominator(weights: np.ndarray, limit: int = 100_000) -> int:
+    from fractions import Fraction
+    from math import lcm
+
+    n = 1
+    for w in weights:
+        n = lcm(n, Fraction(float(w)).limit_denominator(limit).denominator)
+        if n > limit:
+            return limit
+    return n
 
 
 class TabularExplainer(LocalGlobalExplainer):

@@ -303,3 +303,13 @@ def test_a_classifier_with_only_predict_explains_its_label(iris):
     assert np.allclose(
         values[0].sum(axis=1) + explanation.expected_values[0], iris["model"].predict(iris["x_test"])
     )
+
+
+def test_a_shap_kmeans_summary_as_initialization_examples(iris, svc_explainer):
+    summary = shap.kmeans(iris["x_train"], 10)
+    from_summary = TabularExplainer(
+        iris["model"], summary, features=iris["features"], classes=iris["classes"]
+    )
+    values = np.array(from_summary.explain_local(iris["x_test"]).local_importance_values)
+    reference = np.array(svc_explainer.explain_local(iris["x_test"]).local_importance_values)
+    assert np.allclose(values, reference, atol=1e-6)
