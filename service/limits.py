@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Collection, Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -257,13 +258,19 @@ async def send_error(
 
 def shape_errors(send: Send) -> Send:
     """`send` with every 4xx answer in the service's error body (BentoML's and Starlette's plain
-    "Not Found", "Method Not Allowed", pydantic's lists), its status kept."""
+    "Not Found", "Method Not Allowed", pydantic's lists), its status kept, and redirects made
+    relative (no Host header reflected)."""
     held: dict[str, Any] = {}
 
     async def shaped(message: Message) -> None:
         if message["type"] == "http.response.start" and 400 <= message["status"] < 500:
             held["start"], held["chunks"] = message, []
             return
+        if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+            message = {
+                **message,
+                "headers": [_relative_location(k, v) for k, v in message.get("headers", [])],
+            }
         if message["type"] != "http.response.body" or "start" not in held:
             await send(message)
             return
@@ -279,6 +286,16 @@ def shape_errors(send: Send) -> Send:
         await send({"type": "http.response.body", "body": body})
 
     return shaped
+
+
+def _relative_location(key: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """A redirect's Location without scheme and host: the Host header a client sent (Starlette's
+    slash redirect builds an absolute URL from it) is never reflected back."""
+    if key.lower() != b"location":
+        return key, value
+    parts = urlsplit(value.decode("latin-1"))
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return key, ("/" + path.lstrip("/")).encode("latin-1")
 
 
 def error_document(status: int, body: bytes) -> bytes:

@@ -248,3 +248,18 @@ def test_every_4xx_gets_the_one_error_body() -> None:
     assert answers["/nope"] == (404, "application/json", {"error": "Not Found", "row": None, "field": None})
     assert answers["/list"][2] == {"error": "bad thing", "row": None, "field": None}
     assert answers["/other"][0] == 405 and set(answers["/other"][2]) == {"error", "row", "field"}
+
+
+def test_a_redirect_never_reflects_the_host_header() -> None:
+    async def slash(scope: Scope, receive: Receive, send: Send) -> None:
+        location = b"http://evil.example/dashboard/?a=1"
+        await send({"type": "http.response.start", "status": 307, "headers": [(b"location", location)]})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent = Recorder()
+    run(
+        RequestGuard(slash, max_body_bytes=10, routes=ROUTES)(
+            scope(path="/dashboard", method="GET"), chunks()[0], sent
+        )
+    )
+    assert sent.status == 307 and sent.headers["location"] == "/dashboard/?a=1"
