@@ -99,10 +99,13 @@ def test_row_limit(mixed: Bundle, rows: list) -> None:
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_any_missing_or_extra_feature_is_named(mixed: Bundle, rows: list, data: st.DataObject) -> None:
+    """A missing non-nullable feature or an unknown one is named (an omitted nullable feature is
+    a missing value: see test_an_omitted_nullable_feature_is_a_missing_value)."""
     i = data.draw(st.integers(0, len(rows) - 1), label="row")
     row = dict(rows[i])
+    required = sorted(f.name for f in mixed.schema.features if not f.nullable)
     if data.draw(st.booleans(), label="drop"):
-        name = data.draw(st.sampled_from(sorted(row)), label="feature")
+        name = data.draw(st.sampled_from(required), label="feature")
         del row[name]
     else:
         name = data.draw(st.text(min_size=1, max_size=8).filter(lambda s: s not in row), label="extra")
@@ -111,6 +114,14 @@ def test_any_missing_or_extra_feature_is_named(mixed: Bundle, rows: list, data: 
     with pytest.raises(ValidationError) as e:
         parse_predict(mixed, rows=bad, max_rows=10)
     assert (e.value.row, e.value.field) == (i, name)
+
+
+def test_an_omitted_nullable_feature_is_a_missing_value(mixed: Bundle, rows: list) -> None:
+    nullable = [f.name for f in mixed.schema.features if f.nullable]
+    assert nullable, "the mixed bundle imputes a column"
+    row = {k: v for k, v in rows[0].items() if k != nullable[0]}
+    checked = parse_predict(mixed, rows=[row, rows[1]], max_rows=10)
+    assert checked.frame[nullable[0]].isna().tolist() == [True, False]
 
 
 def test_outputs_map_predictions_to_class_names() -> None:
