@@ -107,7 +107,8 @@ def adapt_model(
 
     `model_task=Unknown` means: a classifier when the model (or function) gives probabilities.
     A classifier with only `predict` (model_task='classification') is explained, as in the
-    reference, through its predicted label as one numeric output.
+    reference, through what `predict` gives: probabilities when it gives one column per class,
+    else its predicted label as one numeric output.
     `classes` with a model that has only `predict` (or a function returning one column of labels)
     is the reference's ValueError.
     """
@@ -140,6 +141,9 @@ def adapt_model(
             )
         if _sklearn_ready(model) and hasattr(model, "decision_function"):
             return model, task  # explained in margin space
+        sample = _as_array(model.predict(_head(examples)))
+        if sample.ndim == 2 and sample.shape[1] > 1:  # `predict` gives probabilities
+            return FunctionClassifier(model.predict, list(range(sample.shape[1]))), task
         # as the reference: the predicted label, as a number, is the one explained output
         return FunctionRegressor(model.predict), task
     if _sklearn_ready(model) and (task is ModelTask.CLASSIFICATION) == bool(is_classifier(model)):
