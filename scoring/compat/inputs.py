@@ -62,6 +62,8 @@ class Inputs:
     # the reference's `features`: given names (any type), a frame's labels, or None
     features: tuple[Any, ...] | None = None
     labels: tuple[Any, ...] | None = None  # a frame's own column labels when they are not strings
+    # pandas category columns of a frame the model takes as it is: explained as their codes
+    categories: tuple[tuple[str, Any], ...] = ()
     preprocessor: Any = None
     feature_map: FeatureMap | None = None
     whole_pipeline: bool = False
@@ -88,14 +90,21 @@ class Inputs:
             if shown is not None and len(shown) != m:
                 shown = given if given is not None and len(given) == m else frame_names
             raw = tuple(str(f) for f in shown) if shown is not None and len(shown) == m else _default(m)
-            return cls(raw, shown, labels, whole_pipeline=isinstance(model, Pipeline))
+            categories: tuple[tuple[str, Any], ...] = ()
+            if isinstance(rows, pd.DataFrame) and labels is None:
+                categories = tuple(
+                    (str(c), rows[c].dtype)
+                    for c in rows.columns
+                    if isinstance(rows[c].dtype, pd.CategoricalDtype)
+                )
+            return cls(raw, shown, labels, whole_pipeline=isinstance(model, Pipeline), categories=categories)
         preprocessor = _preprocessor(transformations, rows, given)
         raw = _raw_names(rows, given, preprocessor)
         feature_map = derive_feature_map(preprocessor, raw)
         if feature_map is None:
             feature_map = _route_map(preprocessor, raw, allow_all_transformations)
         shown = given if given is not None and len(given) == len(raw) else (frame_names or raw)
-        return cls(raw, tuple(shown), labels, preprocessor, feature_map)
+        return cls(raw, tuple(shown), labels, preprocessor=preprocessor, feature_map=feature_map)
 
     @property
     def transformed(self) -> bool:
@@ -124,6 +133,11 @@ class Inputs:
         if self.preprocessor is None:
             if isinstance(rows, pd.DataFrame) and self.labels is not None:
                 return rows.to_numpy()
+            if self.categories and isinstance(rows, pd.DataFrame):
+                coded = rows.copy()
+                for name, dtype in self.categories:
+                    coded[name] = pd.Categorical(rows[name], dtype=dtype).codes.astype(float)
+                return coded
             return rows
         if isinstance(rows, pd.DataFrame) and self.labels is None:
             given: Any = rows

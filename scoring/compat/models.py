@@ -70,6 +70,34 @@ class FunctionRegressor(RegressorMixin, BaseEstimator):
         return self
 
 
+class CategoryCodes(BaseEstimator):
+    """A model that takes pandas category columns, given their codes instead (as floats): the
+    codes are turned back into the categories before each call."""
+
+    def __init__(self, model: Any, categories: tuple[tuple[str, Any], ...]):
+        self.model = model
+        self.categories = categories
+
+    def _frame(self, X: Any) -> Any:
+        frame = X.copy()
+        for name, dtype in self.categories:
+            codes = np.asarray(frame[name], dtype=float).round().astype(int)
+            frame[name] = pd.Categorical.from_codes(
+                np.clip(codes, -1, len(dtype.categories) - 1), dtype=dtype
+            )
+        return frame
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model.predict(self._frame(X)))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(self._frame(X)), dtype=float)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.model.classes_)
+
+
 def _has_proba(model: Any) -> bool:
     try:
         return callable(model.predict_proba)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from scoring.compat.base import LocalGlobalExplainer, check_subset
 from scoring.compat.constants import ModelTask, ShapValuesOutput
 from scoring.compat.inputs import Inputs, rows_of
-from scoring.compat.models import CompatValueError, adapt_model
+from scoring.compat.models import CategoryCodes, CompatValueError, adapt_model
 from scoring.explainers import ScoringExplainer, choose_method, make_explainer
 from scoring.explanation import Explanation, Method, Space
 
@@ -144,6 +144,8 @@ class TabularExplainer(LocalGlobalExplainer):
             transformations=transformations,
             allow_all_transformations=allow_all_transformations,
         )
+        if self.inputs_.categories:
+            model = CategoryCodes(model, self.inputs_.categories)
         self.model_, self.model_task_ = adapt_model(
             model,
             self.inputs_.to_model(initialization_examples),

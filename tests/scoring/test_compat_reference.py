@@ -313,3 +313,20 @@ def test_a_shap_kmeans_summary_as_initialization_examples(iris, svc_explainer):
     values = np.array(from_summary.explain_local(iris["x_test"]).local_importance_values)
     reference = np.array(svc_explainer.explain_local(iris["x_test"]).local_importance_values)
     assert np.allclose(values, reference, atol=1e-6)
+
+
+def test_pandas_category_columns_are_explained_through_their_codes():
+    from lightgbm import LGBMClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=200), "city": pd.Categorical(rng.choice(["x", "y", "z"], 200))}
+    )
+    y = ((frame["a"] > 0) ^ (frame["city"] == "z")).astype(int)
+    model = LGBMClassifier(n_estimators=20, verbose=-1).fit(frame, y)
+    explanation = TabularExplainer(model, frame, classes=["no", "yes"]).explain_local(frame.iloc[:5])
+    values = np.array(explanation.local_importance_values)
+    assert values.shape == (2, 5, 2) and explanation.features == ["a", "city"]
+    proba = model.predict_proba(frame.iloc[:5])
+    assert np.allclose(values.sum(axis=2).T + explanation.expected_values, proba, atol=1e-6)
+    assert np.abs(values[1, :, 1]).mean() > 0.01  # the category column matters, as the model says
