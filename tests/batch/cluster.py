@@ -52,14 +52,8 @@ def _start(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[b
 @contextlib.contextmanager
 def dask_cluster(folder: Path, n_workers: int = 2, timeout: float = 60) -> Iterator[Cluster]:
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
     base = {**os.environ, "PYTHONPATH": str(ROOT), "BENTOML_DO_NOT_TRACK": "true"}
-    scheduler = _start(
-        [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        folder / "scheduler.log",
-        base,
-    )
+    address, scheduler = _start_scheduler(folder, base, timeout)
     cluster = Cluster(address, folder, scheduler)
     try:
         for i in range(n_workers):
@@ -82,6 +76,30 @@ def dask_cluster(folder: Path, n_workers: int = 2, timeout: float = 60) -> Itera
         for process in [*cluster.workers, scheduler]:
             if process.poll() is None:
                 stop_group(process)
+
+
+def _start_scheduler(
+    folder: Path, env: dict[str, str], timeout: float
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """A scheduler listening on a free port; another port if the chosen one was taken meanwhile."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        port = free_port()
+        log = folder / "scheduler.log"
+        cmd = [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
+        scheduler = _start(cmd, log, env)
+        while time.monotonic() < deadline and scheduler.poll() is None:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return f"tcp://127.0.0.1:{port}", scheduler
+            time.sleep(0.2)
+        if time.monotonic() >= deadline:
+            stop_group(scheduler)
+            raise RuntimeError(
+                f"dask scheduler did not listen in {timeout:.0f} s:\n{log.read_text()[-3000:]}"
+            )
 
 
 def _wait_for_workers(cluster: Cluster, n: int, timeout: float) -> None:
