@@ -72,10 +72,12 @@ class MimicExplainer(LocalGlobalExplainer):
     The reference's keywords keep their meaning (`augment_data`, default True, adds up to
     `max_num_of_augmentations` noisy copies of the rows, labelled by the teacher; `features`,
     `classes`, `transformations`, `allow_all_transformations`, `explain_subset`, `model_task`,
-    `is_function`, `shap_values_output`). `categorical_features` and `reset_index` are accepted
-    and change nothing (categorical columns are encoded by `transformations`; rows are never
-    re-indexed). Ours: `holdout`, the share of rows kept out of training to measure fidelity
-    (`fidelity_`, R² against the teacher's outputs, and `fidelity_report_`), and `seed`.
+    `is_function`, `shap_values_output`; `reset_index='ignore'`, the default, drops a frame's
+    index before the teacher sees the rows, 'reset_teacher' passes it on to the teacher while the
+    surrogate uses the columns only). `categorical_features` is accepted and changes nothing
+    (categorical columns are encoded by `transformations`). Ours: `holdout`, the share of rows
+    kept out of training to measure fidelity (`fidelity_`, R² against the teacher's outputs, and
+    `fidelity_report_`), and `seed`.
     """
 
     def __init__(
@@ -153,6 +155,8 @@ class MimicExplainer(LocalGlobalExplainer):
         return np.asarray(self.model_.predict(X), dtype=float).reshape(len(X), -1)[:, :1]
 
     def _fit(self, rows: Any) -> None:
+        if isinstance(rows, pd.DataFrame) and self.reset_index == "ignore":
+            rows = rows.reset_index(drop=True)  # the reference's 'ignore': the index is not passed on
         n = len(rows)
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(n)
@@ -338,8 +342,8 @@ def augment(X: Any, copies: int, *, seed: int = 0) -> Any:
             spread = np.nanstd(values) * NOISE_SCALE
             copy[c] = values + rng.normal(0.0, spread, size=len(values))
         parts.append(copy)
-    out = pd.concat(parts, ignore_index=True)
     if isinstance(X, pd.DataFrame):
-        return out
+        return pd.concat(parts)  # the rows' index repeats, for a model that reads it
+    out = pd.concat(parts, ignore_index=True)
     array = np.asarray(X)
     return out.to_numpy(dtype=float if array.dtype.kind in "biuf" else object)
