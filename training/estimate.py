@@ -83,7 +83,8 @@ def explainer_fit(method: Method, model: Any, X: Any, *, fit_evaluations: int | 
     labels = 2_000_000 if fit_evaluations is None else fit_evaluations
     evaluations = (
         labels
-        + labels // 2  # the fidelity reference
+        + labels // 2  # the fidelity reference on held-out rows
+        + labels // 4  # the reference on held-out rows moved outside the training range
         + HOLDOUT_ROWS * KERNEL_BUDGET * KERNEL_BACKGROUND  # kernel, measured beside it
         + HOLDOUT_ROWS * AUDIT_EVALUATIONS_PER_ROW  # what an audit should find
     )
