@@ -40,8 +40,9 @@ def test_the_audit_works_at_most_its_share_of_the_time(bundle) -> None:  # type:
     finally:
         audit.close()
     unit = busy / max(audited, 1)  # one row's audit: the share is kept between rows
+    # the throttle's guarantee, whatever the machine's speed: work is at most the share of the
+    # time, give or take the row in progress (a fast machine may finish all 40 rows within it)
     assert audited >= 1 and busy <= share * wall + 2 * unit, (busy, wall, audited)
-    assert audited < 40  # unthrottled, 40 rows take about 40 units
 
 
 def test_closing_with_a_full_queue_takes_seconds_and_counts_the_dropped(bundle) -> None:  # type: ignore[no-untyped-def]
