@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
 
+from scoring.explainers import AmortizedExplainer
 from scoring.explanation import Method
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
 
@@ -27,8 +28,6 @@ WARN_SECONDS = 60.0
 PROBE_ROWS = 2000
 # a kernel SVC's fit grows at least with the square of the rows, though small probes show less
 MIN_GROWTH = {"svc": 2.0}
-# the amortized explainer's fidelity measurement: held-out rows, and kernel's default cost there
-HOLDOUT_ROWS, KERNEL_BUDGET, KERNEL_BACKGROUND = 40, 512, 20
 
 
 @dataclass(frozen=True)
@@ -75,18 +74,31 @@ def model_fit(family: str, model: Any, X: pd.DataFrame, y: pd.Series, *, seed: i
     )
 
 
-def explainer_fit(method: Method, model: Any, X: Any, *, fit_evaluations: int | None) -> Estimate | None:
-    """The explainer's fit and fidelity measurement, for the methods that evaluate the model
-    many times (amortized, kernel chosen by `auto`); None for the others (cheap to fit)."""
+def explainer_fit(
+    method: Method,
+    model: Any,
+    X: Any,
+    *,
+    fit_evaluations: int | None,
+    budget: int | None = None,
+    n_background: int | None = None,
+) -> Estimate | None:
+    """The explainer's fit and fidelity measurement, for the method that evaluates the model many
+    times at fit (amortized; `fit_evaluations`, `budget` and `n_background` as `choose_explainer`
+    takes them, None keeping the explainer's defaults); None for the others (cheap to fit)."""
     if method is not Method.AMORTIZED:
         return None
-    labels = 2_000_000 if fit_evaluations is None else fit_evaluations
+    defaults = AmortizedExplainer().get_params()
+    labels = defaults["label_evaluations"] if fit_evaluations is None else fit_evaluations
+    reference = defaults["reference_evaluations"] if fit_evaluations is None else fit_evaluations // 2
+    held = min(defaults["max_holdout"], round(defaults["holdout"] * len(X)))
+    kernel = (budget or defaults["kernel_budget"]) * (n_background or defaults["kernel_background"])
     evaluations = (
         labels
-        + labels // 2  # the fidelity reference on held-out rows
-        + labels // 4  # the reference on held-out rows moved outside the training range
-        + HOLDOUT_ROWS * KERNEL_BUDGET * KERNEL_BACKGROUND  # kernel, measured beside it
-        + HOLDOUT_ROWS * AUDIT_EVALUATIONS_PER_ROW  # what an audit should find
+        + reference  # the fidelity reference on held-out rows
+        + reference // 2  # the reference on held-out rows moved outside the training range
+        + held * kernel  # kernel, measured beside it
+        + held * AUDIT_EVALUATIONS_PER_ROW  # what an audit should find
     )
     per_row = evaluation_seconds(model, X)
     return Estimate(

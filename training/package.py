@@ -120,9 +120,16 @@ def build_bundle(
     raw_plan = over_raw_when_exact(plan, model, raw_names, explainer)
     if raw_plan is not plan:
         plan, X_fit = raw_plan, fit_rows(model, raw_plan, X)
-    X_explainer = explainer_rows(plan.target, X_fit, explainer, max_explain_rows, seed)
     method = planned_method(plan.target, X_fit, explainer)
-    expected = estimate.explainer_fit(method, plan.target, X_explainer, fit_evaluations=fit_evaluations)
+    X_explainer = explainer_rows(X_fit, method, max_explain_rows, seed)
+    expected = estimate.explainer_fit(
+        method,
+        plan.target,
+        X_explainer,
+        fit_evaluations=fit_evaluations,
+        budget=budget,
+        n_background=n_background,
+    )
     if expected is not None and expected.long:
         print(expected.warning(), file=sys.stderr, flush=True)
     start = time.perf_counter()
@@ -293,10 +300,10 @@ def planned_method(model: Any, X: Any, method: str) -> Method:
     return choose_method(model, X.shape[1]) if method == "auto" else Method(method)
 
 
-def explainer_rows(model: Any, X: Any, method: str, max_rows: int, seed: int) -> Any:
+def explainer_rows(X: Any, method: Method, max_rows: int, seed: int) -> Any:
     """The rows the explainer is fitted on: every row for the linear and tree methods (their
     cost hardly grows with rows), else a seeded sample of at most `max_rows`."""
-    if planned_method(model, X, method) in (Method.LINEAR, Method.TREE) or len(X) <= max_rows:
+    if method in (Method.LINEAR, Method.TREE) or len(X) <= max_rows:
         return X
     picked = np.sort(np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False))
     return X.iloc[picked] if isinstance(X, pd.DataFrame) else X[picked]
