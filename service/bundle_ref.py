@@ -37,13 +37,14 @@ def bundle_tag(environ: Mapping[str, str] = os.environ, *, bento_file: Path = BE
     return environ.get("BUNDLE") or packed_bundle(bento_file) or DEFAULT_BUNDLE
 
 
-def require_stored(tag: str) -> None:
-    """Raise MissingBundleError, naming the tag and the store, unless `tag` is in the model store."""
+def require_stored(tag: str) -> Any:
+    """The stored BentoML model of `tag`; MissingBundleError, naming the tag and the store, when
+    it is not in the model store."""
     import bentoml
     from bentoml.exceptions import NotFound
 
     try:
-        bentoml.models.get(tag)
+        return bentoml.models.get(tag)
     except NotFound:
         home = os.environ.get("BENTOML_HOME", "~/bentoml")
         raise MissingBundleError(
@@ -64,14 +65,11 @@ def exit_unless_servable(tag: str, *, signing_key: bytes | None = None, allow_pi
     from the store or fails verification (signature when `signing_key` is given, digests, a
     pickled model unless `allow_pickle`, library versions), before BentoML starts workers that
     would only fail and be restarted."""
-    import bentoml
-
     from scoring.errors import BundleError
     from service.loading import verify_served_bundle
 
     try:
-        require_stored(tag)
-        stored = bentoml.models.get(tag)
+        stored = require_stored(tag)
         verify_served_bundle(
             stored.path, stored.info.metadata, signing_key=signing_key, allow_pickle=allow_pickle
         )
