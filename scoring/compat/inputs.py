@@ -25,7 +25,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from scoring.compat.models import CompatValueError
+from scoring.compat.models import CategoryCodes, CompatValueError, LabelledFrame, sklearn_ready
 from scoring.errors import ValidationError
 from scoring.explanation import Explanation, Level
 from scoring.feature_map import FeatureMap, derive_feature_map
@@ -105,6 +105,21 @@ class Inputs:
             feature_map = _route_map(preprocessor, raw, allow_all_transformations)
         shown = given if given is not None and len(given) == len(raw) else (frame_names or raw)
         return cls(raw, tuple(shown), labels, preprocessor=preprocessor, feature_map=feature_map)
+
+    def wrap(self, model: Any, X: Any, *, is_function: bool = False) -> Any:
+        """The model as the engine calls it: category columns given back as categories, and a
+        model that is not a scikit-learn estimator, given a frame with non-string labels, called
+        with that frame (the engine's rows are arrays then)."""
+        if self.categories:
+            return CategoryCodes(model, self.categories)
+        rows, _ = rows_of(X)
+        if (
+            self.labels is not None
+            and self.preprocessor is None
+            and (is_function or not sklearn_ready(model))
+        ):
+            return LabelledFrame(model, self.labels, tuple(rows.dtypes), is_function=is_function)
+        return model
 
     @property
     def transformed(self) -> bool:

@@ -98,6 +98,42 @@ class CategoryCodes(BaseEstimator):
         return np.asarray(self.model.classes_)
 
 
+class LabelledFrame(BaseEstimator):
+    """A model (or, with `is_function`, a function) that was given a frame whose column labels
+    are not strings (integers, say): the engine calls it with arrays, and each call gets the
+    frame back, with those labels and dtypes, as the reference's typed wrapper did."""
+
+    def __init__(
+        self, model: Any, labels: tuple[Any, ...], dtypes: tuple[Any, ...], is_function: bool = False
+    ):
+        self.model = model
+        self.labels = labels
+        self.dtypes = dtypes
+        self.is_function = is_function
+
+    def _frame(self, X: Any) -> pd.DataFrame:
+        frame = pd.DataFrame(np.asarray(X), columns=list(self.labels))
+        try:
+            return frame.astype(dict(zip(self.labels, self.dtypes, strict=True)))
+        except (TypeError, ValueError):
+            return frame.infer_objects()
+
+    def __call__(self, X: Any) -> Any:
+        return self.model(self._frame(X))
+
+    def predict(self, X: Any) -> Any:
+        return self.model.predict(self._frame(X))
+
+    @property
+    def predict_proba(self) -> Callable[[Any], Any]:
+        method = self.model.predict_proba  # AttributeError when the model has none, as hasattr expects
+        return lambda X: method(self._frame(X))
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.model.classes_)
+
+
 def _has_proba(model: Any) -> bool:
     try:
         return callable(model.predict_proba)
@@ -105,7 +141,7 @@ def _has_proba(model: Any) -> bool:
         return False
 
 
-def _sklearn_ready(model: Any) -> bool:
+def sklearn_ready(model: Any) -> bool:
     """A scikit-learn estimator whose outputs are arrays already."""
     try:
         is_classifier(model)
@@ -167,14 +203,14 @@ def adapt_model(
             raise CompatValueError(
                 "Classes is specified but model does not define predict_proba, only predict."
             )
-        if _sklearn_ready(model) and hasattr(model, "decision_function"):
+        if sklearn_ready(model) and hasattr(model, "decision_function"):
             return model, task  # explained in margin space
         sample = _as_array(model.predict(_head(examples)))
         if sample.ndim == 2 and sample.shape[1] > 1:  # `predict` gives probabilities
             return FunctionClassifier(model.predict, list(range(sample.shape[1]))), task
         # as the reference: the predicted label, as a number, is the one explained output
         return FunctionRegressor(model.predict), task
-    if _sklearn_ready(model) and (task is ModelTask.CLASSIFICATION) == bool(is_classifier(model)):
+    if sklearn_ready(model) and (task is ModelTask.CLASSIFICATION) == bool(is_classifier(model)):
         return model, task
     if task is ModelTask.CLASSIFICATION:
         sample = _as_array(model.predict_proba(_head(examples)))

@@ -167,7 +167,7 @@ class PFIExplainer:
             allow_all_transformations=self.allow_all_transformations,
         )
         self.model_, self.model_task_ = adapt_model(
-            self.model,
+            inputs.wrap(self.model, rows, is_function=self.is_function),
             inputs.to_model(rows),
             is_function=self.is_function,
             model_task=self.model_task,

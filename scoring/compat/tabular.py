@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from scoring.compat.base import LocalGlobalExplainer, check_subset
 from scoring.compat.constants import ModelTask, ShapValuesOutput
 from scoring.compat.inputs import Inputs, rows_of
-from scoring.compat.models import CategoryCodes, CompatValueError, adapt_model
+from scoring.compat.models import CompatValueError, adapt_model
 from scoring.explainers import ScoringExplainer, choose_method, make_explainer
 from scoring.explanation import Explanation, Method, Space
 
@@ -144,10 +144,8 @@ class TabularExplainer(LocalGlobalExplainer):
             transformations=transformations,
             allow_all_transformations=allow_all_transformations,
         )
-        if self.inputs_.categories:
-            model = CategoryCodes(model, self.inputs_.categories)
         self.model_, self.model_task_ = adapt_model(
-            model,
+            self.inputs_.wrap(model, initialization_examples, is_function=is_function),
             self.inputs_.to_model(initialization_examples),
             is_function=is_function,
             model_task=model_task,
@@ -186,6 +184,13 @@ class TabularExplainer(LocalGlobalExplainer):
         return self._explainer
 
     def _fit(self) -> ScoringExplainer:
+        # two steps: the background (the reference's k-means summary) and the explainer's own fit
+        with tqdm(
+            total=2, desc="TabularExplainer: background", unit="step", mininterval=0, leave=False
+        ) as bar:
+            return self._fit_steps(bar)
+
+    def _fit_steps(self, bar: Any) -> ScoringExplainer:
         rows, _ = rows_of(self.initialization_examples)
         model_rows = self.inputs_.to_model(rows)
         if hasattr(self.initialization_examples, "weights") and not hasattr(rows, "columns"):
@@ -207,19 +212,20 @@ class TabularExplainer(LocalGlobalExplainer):
             if budget is None:
                 budget = 2 * n_features + AUTO_BUDGET_BASE if self.nsamples == "auto" else int(self.nsamples)
         names = None if self.classes is None else [str(c) for c in self.classes]
-        with tqdm(total=1, desc=f"TabularExplainer: fitting {method} explainer", leave=False) as bar:
-            explainer = make_explainer(
-                self.model_,
-                background,
-                str(method),
-                feature_names=self.inputs_.model_feature_names,
-                class_names=names,
-                n_background=n_background,
-                budget=budget,
-                fit_evaluations=self.fit_evaluations,
-                seed=self.seed,
-            )
-            bar.update(1)
+        bar.update(1)
+        bar.set_description(f"TabularExplainer: fitting the {method} explainer")
+        explainer = make_explainer(
+            self.model_,
+            background,
+            str(method),
+            feature_names=self.inputs_.model_feature_names,
+            class_names=names,
+            n_background=n_background,
+            budget=budget,
+            fit_evaluations=self.fit_evaluations,
+            seed=self.seed,
+        )
+        bar.update(1)
         if (
             self.shap_values_output is not ShapValuesOutput.DEFAULT
             and self.model_task_ is ModelTask.CLASSIFICATION
