@@ -20,6 +20,7 @@ from sklearn.metrics import r2_score
 
 from scoring.compat.base import LocalGlobalExplainer, check_subset
 from scoring.compat.constants import ModelTask, SamplingPolicy, ShapValuesOutput
+from scoring.compat.featurize import ResetIndex, SurrogateFeatures, with_index
 from scoring.compat.global_explanation import GlobalExplanation
 from scoring.compat.inputs import Inputs, rows_of
 from scoring.compat.models import adapt_model
@@ -73,9 +74,12 @@ class MimicExplainer(LocalGlobalExplainer):
     `max_num_of_augmentations` noisy copies of the rows, labelled by the teacher; `features`,
     `classes`, `transformations`, `allow_all_transformations`, `explain_subset`, `model_task`,
     `is_function`, `shap_values_output`; `reset_index='ignore'`, the default, drops a frame's
-    index before the teacher sees the rows, 'reset_teacher' passes it on to the teacher while the
-    surrogate uses the columns only). `categorical_features` is accepted and changes nothing
-    (categorical columns are encoded by `transformations`). Ours: `holdout`, the share of rows
+    index before the teacher sees the rows, 'reset' (or True) passes it on to the teacher and
+    makes its levels the surrogate's last columns, 'reset_teacher' passes it on to the teacher
+    while the surrogate uses the columns only; `categorical_features` that hold strings are given
+    to the surrogate as ordinal codes). Date and datetime columns are given to the surrogate as
+    the reference's timestamp featurizer made them (see `scoring.compat.featurize`), and their
+    derived columns are folded back onto them. Ours: `holdout`, the share of rows
     kept out of training to measure fidelity (`fidelity_`, R² against the teacher's outputs, and
     `fidelity_report_`), and `seed`.
     """
@@ -126,26 +130,35 @@ class MimicExplainer(LocalGlobalExplainer):
         self.categorical_features = categorical_features
         self.model_task = model_task
         self.reset_index = reset_index
+        self.reset_index_ = ResetIndex.of(reset_index)
         self.holdout = holdout
         self.seed = seed
         self.args_ = explainable_model.split_args(self.explainable_model_args)
+        rows, _ = rows_of(initialization_examples)
+        # 'reset': the index levels are the surrogate's last columns, and are named as such
+        reset = (
+            self.reset_index_ is ResetIndex.RESET
+            and transformations is None
+            and isinstance(rows, pd.DataFrame)
+        )
         self.inputs_ = Inputs.build(
             model,
-            initialization_examples,
+            with_index(rows) if reset else rows,
             features=features,
             transformations=transformations,
             allow_all_transformations=allow_all_transformations,
         )
-        rows, _ = rows_of(initialization_examples)
+        self._reset = reset
         self.model_, self.model_task_ = adapt_model(
-            model,
+            self.inputs_.wrap(model, rows, is_function=is_function),
             self.inputs_.to_model(rows),
             is_function=is_function,
             model_task=model_task,
             classes=classes,
         )
         self._fit(rows)
-        self.explain_subset_ = check_subset(explain_subset, self.X_fit_.shape[1])
+        n_features = len(self.surrogate_features_.names) if self.surrogate_features_.active else None
+        self.explain_subset_ = check_subset(explain_subset, n_features or self.X_fit_.shape[1])
 
     # -- fitting ---------------------------------------------------------------------------------
     def _teacher(self, X: np.ndarray) -> np.ndarray:
@@ -154,8 +167,14 @@ class MimicExplainer(LocalGlobalExplainer):
             return np.asarray(self.model_.predict_proba(X), dtype=float)
         return np.asarray(self.model_.predict(X), dtype=float).reshape(len(X), -1)[:, :1]
 
+    def _surrogate_input(self, rows: Any) -> np.ndarray:
+        """The teacher's rows as the surrogate's numeric columns."""
+        if self.surrogate_features_.active:
+            return _numeric(self.surrogate_features_.transform(rows))
+        return _numeric(rows)
+
     def _fit(self, rows: Any) -> None:
-        if isinstance(rows, pd.DataFrame) and self.reset_index == "ignore":
+        if isinstance(rows, pd.DataFrame) and self.reset_index_ is ResetIndex.IGNORE:
             rows = rows.reset_index(drop=True)  # the reference's 'ignore': the index is not passed on
         n = len(rows)
         rng = np.random.default_rng(self.seed)
@@ -169,7 +188,13 @@ class MimicExplainer(LocalGlobalExplainer):
             )
             train = augment(fit_rows, copies, seed=self.seed)
         train_rows = self.inputs_.to_model(train)
-        X_train = _numeric(train_rows)
+        fit_model_rows = self.inputs_.to_model(fit_rows)
+        self.surrogate_features_ = SurrogateFeatures.fit(
+            fit_model_rows if self.inputs_.preprocessor is None else None,
+            reset=self._reset,
+            categorical_features=self.categorical_features,
+        )
+        X_train = self._surrogate_input(train_rows)
         teacher = self._teacher(train_rows)
         classification = self.model_task_ is ModelTask.CLASSIFICATION
         k = teacher.shape[1]
@@ -182,8 +207,12 @@ class MimicExplainer(LocalGlobalExplainer):
             regressors, classification=classification, n_classes=k, method=family.method
         )
         self.raw_fit_rows_ = fit_rows
-        self.X_fit_ = _numeric(self.inputs_.to_model(fit_rows))
-        names = self.inputs_.model_feature_names
+        self.X_fit_ = self._surrogate_input(fit_model_rows)
+        names = (
+            self.surrogate_features_.derived_names
+            if self.surrogate_features_.active
+            else self.inputs_.model_feature_names
+        )
         self.explainers_: list[ScoringExplainer] = [
             make_explainer(r, self.X_fit_, feature_names=names, seed=self.seed) for r in regressors
         ]
@@ -207,7 +236,7 @@ class MimicExplainer(LocalGlobalExplainer):
 
     def _score(self, X: Any) -> dict[str, Any]:
         """R² of the surrogate's outputs (probabilities for a classifier) against the teacher's."""
-        teacher, surrogate = self._teacher(X), self._surrogate_outputs(_numeric(X))
+        teacher, surrogate = self._teacher(X), self._surrogate_outputs(self._surrogate_input(X))
         scores: dict[str, Any] = {"rows": len(X)}
         cols = [1] if teacher.shape[1] == 2 else list(range(teacher.shape[1]))
         scores["r2"] = float(r2_score(teacher[:, cols], surrogate[:, cols])) if len(X) > 1 else None
@@ -219,7 +248,7 @@ class MimicExplainer(LocalGlobalExplainer):
         """How well the surrogate replicates the teacher on these rows: label accuracy for a
         classifier, R² of the predictions for a regressor (the reference's measure)."""
         rows = self.inputs_.to_model(rows_of(training_data)[0])
-        teacher, X = self._teacher(rows), _numeric(rows)
+        teacher, X = self._teacher(rows), self._surrogate_input(rows)
         if self.model_task_ is ModelTask.CLASSIFICATION:
             return float((teacher.argmax(axis=1) == self._surrogate_outputs(X).argmax(axis=1)).mean())
         return float(r2_score(teacher[:, 0], self.surrogate_model.predict(X)))
@@ -233,7 +262,7 @@ class MimicExplainer(LocalGlobalExplainer):
         return rows.to_numpy() if hasattr(rows, "to_numpy") else rows
 
     def _explain(self, rows: Any) -> Explanation:
-        X = _numeric(rows)
+        X = self._surrogate_input(rows)
         parts = [e.explain(X) for e in self.explainers_]
         values = np.concatenate([p.values for p in parts], axis=2)
         base = np.concatenate([p.base_values for p in parts])
@@ -251,13 +280,16 @@ class MimicExplainer(LocalGlobalExplainer):
                 new_base = probabilities(base[None, :], multiclass=multiclass)[0] if classification else base
             values, base, outputs = rescale(values, target, new_base), new_base, target
             space = Space.PROBABILITY if classification else Space.RAW
-        names = self.inputs_.model_feature_names or tuple(str(j) for j in range(X.shape[1]))
+        derived = self.surrogate_features_
+        names = (derived.derived_names if derived.active else self.inputs_.model_feature_names) or tuple(
+            str(j) for j in range(X.shape[1])
+        )
         k = values.shape[2]
         output_names = tuple(
             str(c)
             for c in (self.classes if self.classes is not None and len(self.classes) == k else range(k))
         )
-        return Explanation(
+        explanation = Explanation(
             values=values,
             base_values=base,
             outputs=outputs,
@@ -268,6 +300,11 @@ class MimicExplainer(LocalGlobalExplainer):
             level=Level.ENGINEERED,
             data=X,
         )
+        if not derived.active:
+            return explanation
+        # the derived columns (date parts, codes) folded back onto the columns they came from
+        raw = derived.columns(rows).to_numpy(dtype=object)
+        return explanation.fold(derived.matrix, derived.names, raw_data=raw)
 
     def _fidelity(self, explanation: Explanation, rows: Any) -> dict[str, Any]:
         return {**self.fidelity_report_, **_prefixed("evaluation", self._score(rows))}
