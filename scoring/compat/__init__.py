@@ -22,6 +22,7 @@ from scoring.compat.constants import (
     ShapValuesOutput,
 )
 from scoring.compat.explanation import ExplanationBase, LocalExplanation
+from scoring.compat.featurize import ResetIndex
 from scoring.compat.global_explanation import GlobalExplanation
 from scoring.compat.mimic import MimicExplainer
 from scoring.compat.models import CompatValueError
@@ -68,6 +69,7 @@ __all__ = [
     "ModelTask",
     "PFIExplainer",
     "PickleNotSupportedError",
+    "ResetIndex",
     "SGDExplainableModel",
     "SamplingPolicy",
     "ScenarioNotSupportedException",
