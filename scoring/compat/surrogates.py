@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import expit, logit
-from sklearn.linear_model import LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
+from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, SGDClassifier, SGDRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from scoring.compat.models import CompatValueError
@@ -157,8 +157,28 @@ class LinearExplainableModel(ExplainableModel):
     classifier = LogisticRegression
 
     @classmethod
+    def extra_args(cls) -> set[str]:
+        return {"sparse_data"}  # the reference's: an L1 (Lasso) regressor for sparse data
+
+    @classmethod
+    def split_args(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        if not args.get("sparse_data"):
+            return super().split_args(args)
+        known = _params(Lasso) | _params(LogisticRegression) | cls.extra_args()
+        unknown = sorted(set(args) - known)
+        if unknown:
+            raise CompatValueError(
+                f"{cls.__name__} got unknown explainable_model_args {unknown}; with sparse_data, Lasso "
+                f"takes {sorted(_params(Lasso))}, LogisticRegression {sorted(_params(LogisticRegression))}"
+            )
+        return dict(args)
+
+    @classmethod
     def fit_regressor(cls, X: np.ndarray, y: np.ndarray, *, args: Mapping[str, Any], seed: int) -> Any:
-        return LinearRegression(**cls.for_regressor(args)).fit(X, y)
+        if args.get("sparse_data"):
+            return Lasso(**{k: v for k, v in args.items() if k in _params(Lasso)}).fit(X, y)
+        given = {k: v for k, v in cls.for_regressor(args).items() if k != "sparse_data"}
+        return LinearRegression(**given).fit(X, y)
 
     @classmethod
     def fit_classes(cls, X: np.ndarray, P: np.ndarray, *, args: Mapping[str, Any], seed: int) -> list[Any]:

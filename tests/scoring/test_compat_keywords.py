@@ -138,3 +138,19 @@ def test_raw_feature_importances_sum_engineered_values_by_the_map():
     values = np.array(local.local_importance_values)  # (K, n, M)
     raw = np.array(local.get_raw_feature_importances([feature_map]))
     assert raw.shape == (3, 20, 2) and np.allclose(raw, values @ feature_map.T)
+
+
+def test_sparse_data_gives_the_linear_surrogate_an_l1_fit(linear):
+    """LinearExplainableModel(sparse_data=True) is the reference's Lasso regressor."""
+    from sklearn.linear_model import Lasso
+
+    X, y = linear
+    model = LinearRegression().fit(X[:400], y[:400])
+    args = {"sparse_data": True, "alpha": 0.5}
+    explainer = MimicExplainer(model, X[:400], LinearExplainableModel, explainable_model_args=args)
+    inner = explainer.surrogate_model.model
+    assert isinstance(inner, Lasso) and inner.alpha == 0.5
+    assert inner.coef_[1] == 0.0  # the column the model never reads: L1 sets it to exactly zero
+    explanation = explainer.explain_local(X[:5])
+    values = np.array(explanation.local_importance_values)
+    assert np.allclose(values.sum(axis=1) + explanation.expected_values, inner.predict(X[:5]))
