@@ -49,6 +49,8 @@ class Settings:
     max_in_flight: int = 256
     # an oversized body is read and dropped up to this size, so every client reads the 413
     max_discard_bytes: int = 64 * 1024 * 1024
+    # time a connection has to deliver a request's headers (408 and closed after; service.deadlines)
+    header_timeout_s: float = 10.0
     # bearer tokens every API and dashboard route requires (none: open); health/metrics too if set
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     auth_health: bool = False
@@ -68,6 +70,8 @@ class Settings:
             raise ValueError(f"max_in_flight and max_discard_bytes must be at least 1, got {self}")
         if not 0.0 < self.audit_cpu_share <= 1.0:
             raise ValueError(f"audit_cpu_share must be in (0, 1], got {self.audit_cpu_share}")
+        if not self.header_timeout_s > 0:
+            raise ValueError(f"header_timeout_s must be > 0, got {self.header_timeout_s}")
         if self.body_timeout_s <= 0 or self.body_seconds_per_mb < 0:
             raise ValueError(f"body_timeout_s must be > 0 and body_seconds_per_mb >= 0, got {self}")
         if self.batch_wait_ms < 0:
@@ -97,6 +101,7 @@ class Settings:
             body_seconds_per_mb=_number(environ, "BODY_SECONDS_PER_MB", default.body_seconds_per_mb, float),
             max_in_flight=_number(environ, "MAX_IN_FLIGHT", default.max_in_flight, int),
             max_discard_bytes=_number(environ, "MAX_DISCARD_BYTES", default.max_discard_bytes, int),
+            header_timeout_s=_number(environ, "HEADER_TIMEOUT_S", default.header_timeout_s, float),
             api_tokens=tokens_from(environ),
             auth_health=_flag(environ, "AUTH_HEALTH", default.auth_health),
             dashboard=_flag(environ, "DASHBOARD", default.dashboard),

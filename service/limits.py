@@ -358,5 +358,7 @@ async def _until_disconnect(app: ASGIApp, scope: Scope, body: bytes, receive: Re
         task.result()
     finally:
         watcher.cancel()
+        if not task.done():  # this request was cancelled itself (e.g. its compute deadline passed)
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher

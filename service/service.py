@@ -27,6 +27,7 @@ from service.batching import Job, MicroBatcher, Outcome, join_outcomes, run_jobs
 from service.bundle_ref import exit_unless_servable, starts_a_server
 from service.config import Settings
 from service.dashboard.app import build_dashboard_app
+from service.deadlines import install_compute_deadline, install_header_deadline
 from service.finite import finite_body, screen_rows
 from service.limits import RequestGuard
 from service.loading import load_served_bundle
@@ -56,6 +57,8 @@ logger = logging.getLogger("bentoml.service.explained_model")
 
 SETTINGS = Settings.from_env()
 arm_supervisor()  # a worker that cannot load its bundle stops `bentoml serve` (exit 1), see service.startup
+install_header_deadline(SETTINGS.header_timeout_s)  # uvicorn holds partial headers for ever otherwise
+install_compute_deadline()  # traffic.timeout without BentoML's per-request timer (see service.deadlines)
 if starts_a_server():
     exit_unless_servable(
         SETTINGS.bundle, signing_key=SETTINGS.signing_key, allow_pickle=SETTINGS.allow_pickle_bundles

@@ -1,6 +1,8 @@
 """No lockout, and a real answer for every client, against a real `bentoml serve`: 300 stalled
-uploads do not stop a well-behaved client; an abandoned large request is not computed; urllib
-reads the 413; Content-Length with Transfer-Encoding is a 400 that closes the connection."""
+uploads do not stop a well-behaved client; 300 connections that stall in their headers are
+answered 408 and closed at the header deadline while a well-behaved client gets 200s; an
+abandoned large request is not computed; urllib reads the 413; Content-Length with
+Transfer-Encoding is a 400 that closes the connection."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STALLED = 300
 PART_ROWS = 10
+HEADER_TIMEOUT_S = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, l
     home = tmp_path_factory.mktemp("lockout_home")
     bundle = svc_bundle()  # kernel explainer: a 1,000-row request takes a while
     tag, _ = store_bundle_in(home, "lockout_svc", bundle)
-    env = {"BATCH_MAX_ROWS": str(PART_ROWS), "BODY_TIMEOUT_S": "20"}
+    env = {
+        "BATCH_MAX_ROWS": str(PART_ROWS),
+        "BODY_TIMEOUT_S": "20",
+        "HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+    }
     rows = rows_of(__import__("pandas").DataFrame([[0.1 * j for j in range(6)]], columns=bundle.schema.names))
     with serve(home, tag, env=env) as server:
         yield server, rows
@@ -78,6 +85,76 @@ def test_stalled_uploads_do_not_lock_out_a_good_client(served: tuple[Server, lis
         for s in stalled:
             s.close()
     assert statuses == [200] * 20 and ready == 200
+
+
+def closed_after(s: socket.socket, opened: float, until: float) -> tuple[float | None, bytes]:
+    """(seconds from `opened` to the server closing `s`, or None if it was open at `until`;
+    what the server sent)."""
+    answer = b""
+    while (left := until - time.monotonic()) > 0:
+        s.settimeout(left)
+        try:
+            chunk = s.recv(4096)
+        except TimeoutError:
+            break
+        except ConnectionError:
+            return time.monotonic() - opened, answer
+        if not chunk:
+            return time.monotonic() - opened, answer
+        answer += chunk
+    return None, answer
+
+
+def read_response(s: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response with a Content-Length from `s`."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    lengths = [
+        line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    ]
+    while len(body) < int(lengths[0]):
+        body += s.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_stalled_headers_are_answered_408_and_closed(served: tuple[Server, list[dict[str, Any]]]) -> None:
+    server, rows = served
+    partial = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: appl"  # and then nothing
+    stalled: list[tuple[socket.socket, float, bool]] = []  # (socket, opened, sent part of a request)
+    try:
+        for i in range(STALLED):
+            s = socket.create_connection(address(server), timeout=10)
+            sends = i % 10 != 0  # one in ten only connects
+            if sends:
+                s.sendall(partial[: 20 + i % 40])
+            stalled.append((s, time.monotonic(), sends))
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            statuses = [client.post("/predict", json={"rows": rows}).status_code for _ in range(20)]
+            # a kept-alive connection that stalls in its next request's headers is dropped too
+            kept = socket.create_connection(address(server), timeout=10)
+            kept.sendall(raw_request(json.dumps({"rows": rows}).encode()))
+            first = read_response(kept)
+            kept.sendall(partial)
+            kept_opened = time.monotonic()
+        until = time.monotonic() + HEADER_TIMEOUT_S + 20
+        outcomes = [(closed_after(s, opened, until), sends) for s, opened, sends in stalled]
+        kept_closed, kept_answer = closed_after(kept, kept_opened, until)
+    finally:
+        for s, _, _ in stalled:
+            s.close()
+        kept.close()
+    assert statuses == [200] * 20 and first.startswith(b"HTTP/1.1 200")
+    still_open = sum(seconds is None for (seconds, _), _ in outcomes)
+    assert still_open == 0, f"{still_open} of {STALLED} stalled connections were still open"
+    lags = [seconds for (seconds, _), _ in outcomes if seconds is not None]
+    assert min(lags) >= HEADER_TIMEOUT_S * 0.9, "a stalled connection was closed before its deadline"
+    answers = [answer.split(b"\r\n", 1)[0] for (_, answer), sends in outcomes if sends]
+    assert set(answers) == {b"HTTP/1.1 408 Request Timeout"}
+    assert all(answer == b"" for (_, answer), sends in outcomes if not sends)  # closed, nothing sent
+    assert kept_closed is not None and kept_answer.startswith(b"HTTP/1.1 408")
+    assert json.loads(kept_answer.split(b"\r\n\r\n", 1)[1])["error"].startswith("the request headers")
 
 
 def test_an_abandoned_large_request_is_not_computed(served: tuple[Server, list[dict[str, Any]]]) -> None:
