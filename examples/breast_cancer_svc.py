@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> training.SavedBundle:
         fidelity_rows=5 if args.quick else 10,
         progress=not args.quick,
     )
-    print(f"saved {saved.tag} ({saved.report['explainer']['method']} explainer)")
-    print("chosen:", saved.report["explainer"]["chosen_because"])
-    print("test metrics:", {k: round(v, 3) for k, v in saved.report["metrics"].items()})
+    print(f"saved {saved.tag} ({saved.report.explainer.method} explainer)")
+    print("chosen:", saved.report.explainer.chosen_because)
+    print("test metrics:", {k: round(v, 3) for k, v in saved.report.metrics.items()})
 
     # what the service will do: load the bundle from the store (verified) and explain rows
     bundle = training.load_from_store(saved.tag)

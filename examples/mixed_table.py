@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> dict[str, training.SavedBundle]:
     for result in saved.values():
         report = result.report
         print(
-            f"saved {result.tag}: {report['explainer']['method']} explainer, levels "
-            f"{'+'.join(report['explainer']['levels'])}, accuracy {report['metrics']['accuracy']:.3f}"
+            f"saved {result.tag}: {report.explainer.method} explainer, levels "
+            f"{'+'.join(report.explainer.levels)}, accuracy {report.metrics['accuracy']:.3f}"
         )
 
     # explanations at both levels, from the bundle as the service loads it

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from scoring.errors import UnsupportedModelError
+from scoring.errors import ParameterError, UnsupportedModelError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explanation import Method
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW, denoise, reference_values, relative_l2, relative_noise
@@ -63,7 +63,7 @@ class Audit:
         if reason is not None:
             raise UnsupportedModelError(f"cannot audit this explainer: {reason}")
         if evaluations_per_row < 1 or window < 1:
-            raise ValueError("evaluations_per_row and window must be at least 1")
+            raise ParameterError("evaluations_per_row and window must be at least 1")
         self.explainer = explainer
         self.evaluations_per_row = evaluations_per_row
         self.errors: deque[float] = deque(maxlen=window)

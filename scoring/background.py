@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
+from scoring.errors import ParameterError, ShapeError
+
 
 @dataclass(frozen=True)
 class Background:
@@ -18,9 +20,9 @@ class Background:
 
     def __post_init__(self) -> None:
         if self.rows.ndim != 2 or self.weights.shape != (self.rows.shape[0],):
-            raise ValueError(f"background rows {self.rows.shape} and weights {self.weights.shape}")
+            raise ShapeError(f"background rows {self.rows.shape} and weights {self.weights.shape}")
         if not np.isclose(self.weights.sum(), 1.0):
-            raise ValueError("background weights must sum to 1")
+            raise ShapeError("background weights must sum to 1")
 
     @property
     def size(self) -> int:
@@ -61,14 +63,14 @@ def summarize(X: np.ndarray, size: int, *, seed: int = 0, min_cluster_size: int 
     X = np.asarray(X)
     n = X.shape[0]
     if n == 0:
-        raise ValueError("cannot summarize an empty background")
+        raise ParameterError("cannot summarize an empty background")
     if min_cluster_size > 1:
         size = max(1, min(size, n // min_cluster_size))
     elif n <= size:
         return Background(X.copy(), np.full(n, 1.0 / n))
     numeric = X.dtype.kind in "biuf" and not np.isnan(X.astype(float)).any()
     if min_cluster_size > 1 and not numeric:
-        raise ValueError("min_cluster_size needs numeric rows without missing values")
+        raise ParameterError("min_cluster_size needs numeric rows without missing values")
     features = X.astype(float) if numeric else _encode(X)
     if numeric:
         # cluster on standardized features so that no unit dominates the distance

@@ -1,12 +1,11 @@
-"""One exception family for the engine; each error knows the HTTP status a service should give it."""
+"""One exception family for the engine. The engine says what went wrong; which HTTP status that is
+is the service's business (`service.errors`), not the engine's."""
 
 from __future__ import annotations
 
 
 class ScoringError(Exception):
     """Base of every error raised by `scoring`."""
-
-    status: int = 500
 
 
 class NotFittedError(ScoringError):
@@ -17,10 +16,20 @@ class UnsupportedModelError(ScoringError):
     """The chosen method cannot explain this model."""
 
 
+class ParameterError(ScoringError, ValueError):
+    """An option or argument a method does not take, or a value outside what it accepts."""
+
+
+class ShapeError(ScoringError, ValueError):
+    """Arrays that belong together (an explanation's, a feature map's) disagree in shape or sum."""
+
+
+class AdditivityError(ScoringError):
+    """An explanation's base value plus its attributions misses the explained output."""
+
+
 class ValidationError(ScoringError):
     """A caller's input is wrong; names the row and field when it knows them."""
-
-    status = 400
 
     def __init__(self, message: str, *, row: int | None = None, field: str | None = None):
         self.row = row
@@ -32,9 +41,6 @@ class ValidationError(ScoringError):
             where.append(f"feature '{field}'")
         super().__init__(", ".join([*where, message]) if where else message)
         self.message = message
-
-    def to_dict(self) -> dict[str, object]:
-        return {"error": str(self), "row": self.row, "field": self.field}
 
 
 class BundleError(ScoringError):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-from scoring.errors import ValidationError
+from scoring.errors import AdditivityError, ShapeError, ValidationError
 
 OTHER = "(other)"
 
@@ -72,17 +73,17 @@ class Explanation:
         }
         for name, shape in expected.items():
             if np.shape(getattr(self, name)) != shape:
-                raise ValueError(f"{name} has shape {np.shape(getattr(self, name))}, expected {shape}")
+                raise ShapeError(f"{name} has shape {np.shape(getattr(self, name))}, expected {shape}")
         if len(self.feature_names) != m:
-            raise ValueError(f"{len(self.feature_names)} feature names for {m} features")
+            raise ShapeError(f"{len(self.feature_names)} feature names for {m} features")
         if len(self.output_names) != k:
-            raise ValueError(f"{len(self.output_names)} output names for {k} outputs")
+            raise ShapeError(f"{len(self.output_names)} output names for {k} outputs")
         if self.stderr is not None and np.shape(self.stderr) != (n, m, k):
-            raise ValueError(f"stderr has shape {np.shape(self.stderr)}, expected {(n, m, k)}")
+            raise ShapeError(f"stderr has shape {np.shape(self.stderr)}, expected {(n, m, k)}")
         if self.outside is not None and np.shape(self.outside) != (n, m):
-            raise ValueError(f"outside has shape {np.shape(self.outside)}, expected {(n, m)}")
+            raise ShapeError(f"outside has shape {np.shape(self.outside)}, expected {(n, m)}")
         if self.evaluations is not None and np.shape(self.evaluations) != (n,):
-            raise ValueError(f"evaluations has shape {np.shape(self.evaluations)}, expected {(n,)}")
+            raise ShapeError(f"evaluations has shape {np.shape(self.evaluations)}, expected {(n,)}")
 
     @property
     def n_rows(self) -> int:
@@ -126,20 +127,36 @@ class Explanation:
 
     def ranked(self, row: int, output: int | str = 0) -> list[tuple[str, float]]:
         """(feature, value) pairs of one row and output, largest |value| first (stable)."""
-        k = self.output_index(output)
-        v = self.values[row, :, k]
-        order = np.argsort(-np.abs(v), kind="stable")
-        return [(self.feature_names[j], float(v[j])) for j in order]
+        return self.attributions([(row, self.output_index(output))])[0]
 
     def top_k(self, row: int, output: int | str = 0, k: int | None = None) -> list[tuple[str, float]]:
         """The k largest attributions plus an "(other)" entry holding the rest, so sums are kept."""
-        ranked = self.ranked(row, output)
-        if k is None or k >= len(ranked):
-            return ranked
-        if k < 0:
+        return self.attributions([(row, self.output_index(output))], k)[0]
+
+    def attributions(
+        self, pairs: Sequence[tuple[int, int]], k: int | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """For each (row, output index) pair, its (feature, value) pairs, largest |value| first
+        (stable: ties keep feature order). With `k`, the k largest and, when any are left out, an
+        "(other)" entry holding their sum, so base + sum of the entries still equals the output."""
+        if k is not None and k < 0:
             raise ValidationError(f"top_k must be >= 0, got {k}", field="top_k")
-        rest = float(sum(v for _, v in ranked[k:]))
-        return [*ranked[:k], (OTHER, rest)]
+        if not pairs:
+            return []
+        rows, outputs = np.asarray(pairs, dtype=np.intp).T
+        chosen = self.values[rows, :, outputs]  # (pairs, M)
+        order = np.argsort(-np.abs(chosen), axis=1, kind="stable")
+        ranked = np.take_along_axis(chosen, order, axis=1)
+        m = self.n_features
+        keep = m if k is None else min(k, m)
+        names = np.asarray(self.feature_names, dtype=object)
+        out = []
+        for p in range(len(order)):
+            items = list(zip(names[order[p, :keep]].tolist(), ranked[p, :keep].tolist(), strict=True))
+            if keep < m:
+                items.append((OTHER, float(ranked[p, keep:].sum())))
+            out.append(items)
+        return out
 
     def select(self, rows: Any) -> Explanation:
         """A new explanation holding only the given rows (an index, slice or mask)."""
@@ -170,11 +187,11 @@ class Explanation:
         """
         matrix = np.asarray(matrix, dtype=float)
         if matrix.shape != (self.n_features, len(raw_names)):
-            raise ValueError(
+            raise ShapeError(
                 f"feature map has shape {matrix.shape}, expected {(self.n_features, len(raw_names))}"
             )
         if not np.allclose(matrix.sum(axis=1), 1.0):
-            raise ValueError("every engineered feature must be fully owned by raw features")
+            raise ShapeError("every engineered feature must be fully owned by raw features")
         values = np.einsum("nmk,mr->nrk", self.values, matrix)
         stderr = None
         if self.stderr is not None:
@@ -201,7 +218,7 @@ class Explanation:
         """Raise if base + sum(values) differs from the explained output by more than `atol`."""
         worst = float(np.max(np.abs(self.residual))) if self.values.size else 0.0
         if worst > atol:
-            raise AssertionError(f"additivity violated: max |residual| = {worst:.3g} > {atol}")
+            raise AdditivityError(f"additivity violated: max |residual| = {worst:.3g} > {atol}")
 
     def to_shap(self, output: int | str = 0) -> Any:
         """A `shap.Explanation` of one output, for shap's plots."""

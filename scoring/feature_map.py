@@ -13,6 +13,7 @@ from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, SplineTransformer, TargetEncoder
 
+from scoring.errors import ShapeError
 from scoring.pipeline import is_identity, is_one_to_one, is_splitter, routes
 
 
@@ -27,9 +28,9 @@ class FeatureMap:
     def __post_init__(self) -> None:
         shape = (len(self.engineered_names), len(self.raw_names))
         if self.matrix.shape != shape:
-            raise ValueError(f"feature map matrix has shape {self.matrix.shape}, expected {shape}")
+            raise ShapeError(f"feature map matrix has shape {self.matrix.shape}, expected {shape}")
         if not np.allclose(self.matrix.sum(axis=1), 1.0):
-            raise ValueError("every engineered column must be fully owned by raw columns")
+            raise ShapeError("every engineered column must be fully owned by raw columns")
 
     def to_json(self) -> dict[str, Any]:
         return {"raw_names": list(self.raw_names), "engineered_names": list(self.engineered_names)}
@@ -57,7 +58,7 @@ def derive_feature_map(preprocessor: Any, raw_names: Sequence[str]) -> FeatureMa
     raw_names = tuple(str(n) for n in raw_names)
     fitted_names = getattr(preprocessor, "feature_names_in_", None)
     if fitted_names is not None and tuple(str(n) for n in fitted_names) != raw_names:
-        raise ValueError(
+        raise ShapeError(
             f"the preprocessor was fitted on columns {list(fitted_names)}, not {list(raw_names)}"
         )
     owners = _owners(preprocessor, np.eye(len(raw_names)))

@@ -12,6 +12,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from scoring.errors import ParameterError
+
 Columns = str | Sequence[str]
 
 
@@ -62,7 +64,7 @@ class ColumnMapper(TransformerMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
         X = _frame(X)
         if self.remainder not in ("drop", "passthrough"):
-            raise ValueError(f"remainder must be 'drop' or 'passthrough', got {self.remainder!r}")
+            raise ParameterError(f"remainder must be 'drop' or 'passthrough', got {self.remainder!r}")
         names = [str(c) for c in X.columns]
         steps = []
         for columns, transformer in self.features:
@@ -130,7 +132,7 @@ def _column_list(columns: Columns) -> list[str]:
 def _check_columns(cols: list[str], names: list[str]) -> None:
     missing = [c for c in cols if c not in names]
     if missing:
-        raise ValueError(f"column(s) {missing} not in the frame; it has {names}")
+        raise ParameterError(f"column(s) {missing} not in the frame; it has {names}")
 
 
 def _as_transformer(transformer: Any) -> Any:
@@ -151,7 +153,7 @@ def _output_names(cols: list[str], step: Any, sample: Any) -> list[str]:
         except (AttributeError, TypeError, ValueError):
             pass
     if sample is None:
-        raise ValueError(f"cannot name the outputs of {type(step).__name__} on {cols}")
+        raise ParameterError(f"cannot name the outputs of {type(step).__name__} on {cols}")
     width = _dense(step.transform(sample[cols])).shape[1]
     stem = "_".join(cols)
     return [stem] if width == 1 else [f"{stem}_{i}" for i in range(width)]

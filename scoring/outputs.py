@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.bundle import Bundle
+from scoring.errors import BundleError
 from scoring.schema import plain_value
 
 
@@ -34,7 +35,7 @@ class Outputs:
         raw = getattr(bundle.model, "classes_", None)
         labels = tuple(plain_value(c) for c in raw) if raw is not None else names
         if len(labels) != len(names):
-            raise ValueError(f"the model has {len(labels)} classes but the explainer {len(names)} outputs")
+            raise BundleError(f"the model has {len(labels)} classes but the explainer {len(names)} outputs")
         return cls(names, labels)
 
     @property
@@ -66,6 +67,3 @@ class Outputs:
         text = str(value)
         matches = [k for k, label in enumerate(self.labels or ()) if str(label) == text]
         return matches[0] if len(matches) == 1 else None
-
-    def choices(self) -> list[str]:
-        return list(self.names)

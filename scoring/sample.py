@@ -10,7 +10,6 @@ It is one JSON document, `sample.json`, written next to the bundle's other files
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.errors import BundleError
+from scoring.errors import BundleError, ParameterError, ShapeError
 from scoring.explanation import Explanation, Level
+from scoring.schema import jsonable
 
 SAMPLE = "sample.json"
 MAX_ROWS = 5000
@@ -47,7 +47,7 @@ def make_sample(
 def omit_sample(reason: str) -> dict[str, bytes]:
     """A sample file that holds no rows, only why they were left out (shown by the dashboard)."""
     if not reason.strip():
-        raise ValueError("say why the sample is left out; the dashboard shows the reason")
+        raise ParameterError("say why the sample is left out; the dashboard shows the reason")
     doc = {"format_version": FORMAT_VERSION, "omitted": reason}
     return {SAMPLE: json.dumps(doc).encode()}
 
@@ -72,13 +72,13 @@ def build_sample(
         raise TypeError(f"X must be a pandas DataFrame of raw columns, got {type(X).__name__}")
     y = np.asarray(y)
     if len(y) != len(X):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        raise ShapeError(f"X has {len(X)} rows but y has {len(y)}")
     if max_rows < 1:
-        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        raise ParameterError(f"max_rows must be at least 1, got {max_rows}")
     names = list(bundle.schema.names)
     missing = [c for c in names if c not in X.columns]
     if missing:
-        raise ValueError(f"X lacks the schema's column(s) {missing}")
+        raise ParameterError(f"X lacks the schema's column(s) {missing}")
     n_source = len(X)
     if n_source > max_rows:
         positions = np.sort(np.random.default_rng(seed).choice(n_source, size=max_rows, replace=False))
@@ -90,7 +90,7 @@ def build_sample(
     to_name = _class_names(bundle) if classify else None
     y_true, y_pred = (_labels(y[positions], to_name), _labels(prediction.labels, to_name))
     if explanations is None:
-        explanations = _explanations(bundle, rows)
+        explanations = explanations_by_level(bundle, rows)
     else:
         _check_given(explanations, bundle.levels, len(rows))
     docs = {str(level): _explanation_doc(replace(e, level=level)) for level, e in explanations.items()}
@@ -106,7 +106,7 @@ def build_sample(
         "n_rows": len(positions),
         "positions": positions.tolist(),
         "features": names,
-        "columns": {name: _plain_list(rows[name].to_numpy()) for name in names},
+        "columns": {name: jsonable(rows[name].to_numpy(dtype=object)) for name in names},
         "y_true": y_true,
         "y_pred": y_pred,
         "probabilities": None if prediction.probabilities is None else _rounded(prediction.probabilities),
@@ -120,12 +120,12 @@ def _class_names(bundle: Any) -> dict[Any, str]:
     labels = getattr(bundle.model, "classes_", None)
     if labels is None or len(labels) != len(names):
         return {}
-    return {_plain(label): name for label, name in zip(labels, names, strict=True)}
+    return {jsonable(label): name for label, name in zip(labels, names, strict=True)}
 
 
 def _labels(values: Any, to_name: dict[Any, str] | None) -> list[Any]:
     """True or predicted values as JSON: class names for a classifier, numbers for a regressor."""
-    plain = _plain_list(np.asarray(values))
+    plain = jsonable(np.asarray(values, dtype=object))
     if to_name is None:
         return plain
     return [None if v is None else to_name.get(v, str(v)) for v in plain]
@@ -134,22 +134,27 @@ def _labels(values: Any, to_name: dict[Any, str] | None) -> list[Any]:
 def _check_given(explanations: Mapping[Level, Explanation], levels: Any, n_rows: int) -> None:
     missing = [str(level) for level in levels if level not in explanations]
     if missing:
-        raise ValueError(f"explanations lack the level(s) {missing} this bundle offers")
+        raise ParameterError(f"explanations lack the level(s) {missing} this bundle offers")
     for level, e in explanations.items():
         if e.n_rows != n_rows:
-            raise ValueError(f"the {level} explanation has {e.n_rows} rows, the sample {n_rows}")
+            raise ShapeError(f"the {level} explanation has {e.n_rows} rows, the sample {n_rows}")
 
 
-def _explanations(bundle: Any, rows: pd.DataFrame) -> dict[Level, Explanation]:
-    """Every level the bundle offers; with a feature map, explained once and folded to raw."""
+def explanations_by_level(
+    bundle: Any, rows: pd.DataFrame, explained: Explanation | None = None
+) -> dict[Level, Explanation]:
+    """The explanation of `rows` at every level the bundle offers, explained once: with a feature
+    map at the engineered level and folded to raw, else over the raw columns at every level.
+    `explained`, when given, is that one explanation already made (at the engineered level when
+    the bundle has a feature map, else at its first level)."""
     levels = tuple(bundle.levels)
     feature_map = getattr(bundle, "feature_map", None)
     if feature_map is not None and Level.ENGINEERED in levels:
-        engineered = bundle.explain(rows, Level.ENGINEERED)
+        engineered = explained if explained is not None else bundle.explain(rows, Level.ENGINEERED)
         raw = engineered.fold(feature_map.matrix, feature_map.raw_names, raw_data=rows.to_numpy())
         return {level: raw if level is Level.RAW else engineered for level in levels}
     # without a feature map every level is the same explanation over the raw columns
-    once = bundle.explain(rows, levels[0])
+    once = explained if explained is not None else bundle.explain(rows, levels[0])
     return {level: replace(once, level=level) for level in levels}
 
 
@@ -171,7 +176,7 @@ def _explanation_doc(explanation: Explanation) -> dict[str, Any]:
     }
     if explanation.level is Level.ENGINEERED and explanation.data is not None:
         data = np.asarray(explanation.data)
-        doc["data"] = _rounded(data) if data.dtype.kind in "biuf" else _plain_list(data)
+        doc["data"] = _rounded(data) if data.dtype.kind in "biuf" else jsonable(data.astype(object))
     return doc
 
 
@@ -189,31 +194,7 @@ def _rounded(a: Any, digits: int = DIGITS) -> Any:
         r[up] = np.round(x[up] * 10.0 ** decimals[up]) / 10.0 ** decimals[up]
         r[down] = np.round(x[down] / 10.0 ** -decimals[down]) * 10.0 ** -decimals[down]
         out[finite] = r
-    return _nulls(out.tolist())
-
-
-def _nulls(x: Any) -> Any:
-    if isinstance(x, list):
-        return [_nulls(v) for v in x]
-    return None if isinstance(x, float) and not math.isfinite(x) else x
-
-
-def _plain_list(a: Any) -> list[Any]:
-    """Values as JSON scalars: numpy scalars as Python ones, NaN / NA as null."""
-    a = np.asarray(a, dtype=object)
-    if a.ndim == 1:
-        return [_plain(v) for v in a.tolist()]
-    return [_plain_list(r) for r in a]
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+    return jsonable(out)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.errors import ValidationError
+from scoring.errors import ParameterError, ValidationError
+
+INT64 = (-(2**63), 2**63 - 1)
 
 
 class Kind(StrEnum):
@@ -53,11 +55,27 @@ class Feature:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError(f"expected a finite number, got {value!r}", row=row, field=self.name)
+        if isinstance(value, int) and not self._fits(value):
+            raise ValidationError(
+                f"expected a finite number, got an integer of {len(str(abs(value)))} digits",
+                row=row,
+                field=self.name,
+            )
         if not math.isfinite(value):
             raise ValidationError(f"expected a finite number, got {value!r}", row=row, field=self.name)
         if self.kind is Kind.INTEGER and isinstance(value, float) and not value.is_integer():
             raise ValidationError(f"expected an integer, got {value!r}", row=row, field=self.name)
         return value
+
+    def _fits(self, value: int) -> bool:
+        """Whether a JSON integer fits this column: int64 for integers, a float's range for numbers."""
+        if self.kind is Kind.INTEGER:
+            return INT64[0] <= value <= INT64[1]
+        try:
+            float(value)
+        except OverflowError:
+            return False
+        return True
 
     def _check_category(self, value: Any, row: int) -> Any:
         if isinstance(value, (dict, list, bool)) or (isinstance(value, float) and not math.isfinite(value)):
@@ -106,7 +124,7 @@ class Schema:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {f.name: f for f in self.features})
         if len(self._index) != len(self.features):
-            raise ValueError("feature names must be unique")
+            raise ParameterError("feature names must be unique")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -227,3 +245,18 @@ class Schema:
 def plain_value(v: Any) -> Any:
     """numpy scalars as plain Python values, so they compare with JSON input and serialize."""
     return v.item() if isinstance(v, np.generic) else v
+
+
+def jsonable(x: Any) -> Any:
+    """`x` as JSON values: mappings with text keys, lists for tuples and arrays, numpy scalars as
+    Python ones, and a missing or non-finite value (None, NaN, infinity, pandas' NA / NaT) as null."""
+    if isinstance(x, Mapping):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    x = plain_value(x)
+    if x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and not math.isfinite(x)):
+        return None
+    return x

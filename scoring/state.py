@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from scoring.errors import BundleError
+from scoring.schema import jsonable
 
 STATE_FILE = "explainer.json"
 FORMAT_VERSION = 1
@@ -25,7 +26,7 @@ def save_state(path: str | Path, config: dict[str, Any], arrays: dict[str, np.nd
             np.save(path / f"{name}.npy", arr, allow_pickle=False)
             numeric[name] = f"{name}.npy"
         else:
-            objects[name] = _jsonable(arr.tolist())
+            objects[name] = jsonable(arr)
     doc = {"format_version": FORMAT_VERSION, **config, "arrays": numeric, "object_arrays": objects}
     (path / STATE_FILE).write_text(json.dumps(doc, indent=1, sort_keys=True))
 
@@ -45,13 +46,3 @@ def load_state(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     for name, values in doc.pop("object_arrays").items():
         arrays[name] = np.array(values, dtype=object)
     return doc, arrays
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, list):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and np.isnan(x):
-        return None
-    return x

@@ -16,6 +16,7 @@ import pandas as pd
 from scoring.bundle import Prediction
 from scoring.errors import ValidationError
 from scoring.explanation import Explanation
+from service.responses import validation_error_body
 
 CAUSE = "values this large overflow the model's arithmetic"
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -99,7 +100,8 @@ def finite_body(
             if int(screen.kept[item["row"]]) not in failed
         ]
     errors = [
-        ValidationError(cause, row=i, field=field).to_dict() for i, (field, cause) in sorted(failed.items())
+        validation_error_body(ValidationError(cause, row=i, field=field))
+        for i, (field, cause) in sorted(failed.items())
     ]
     return {
         **body,

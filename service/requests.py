@@ -87,37 +87,7 @@ def parse_rows(bundle: Bundle, rows: Any, *, max_rows: int) -> pd.DataFrame:
         raise ValidationError(f"expected a list of rows, got {_json_type(rows)}", field="rows")
     if len(rows) > max_rows:
         raise ValidationError(f"at most {max_rows} rows per request, got {len(rows)}", field="rows")
-    try:
-        return bundle.schema.validate(rows)
-    except OverflowError:
-        raise _overflow(bundle, rows) from None
-
-
-INT64 = (-(2**63), 2**63 - 1)
-
-
-def _overflow(bundle: Bundle, rows: Sequence[Any]) -> Exception:
-    """The ValidationError for the JSON integer too large for its column (an OverflowError from
-    the schema's checks or the frame's dtype); the original error if no such value is found."""
-    for i, row in enumerate(rows):
-        for f in bundle.schema.features:
-            value = row.get(f.name) if isinstance(row, dict) else None
-            if isinstance(value, int) and not isinstance(value, bool) and not _fits(value, f.kind):
-                digits = len(str(abs(value)))
-                return ValidationError(
-                    f"expected a finite number, got an integer of {digits} digits", row=i, field=f.name
-                )
-    return OverflowError("a value does not fit its column")
-
-
-def _fits(value: int, kind: str) -> bool:
-    if kind == "integer":
-        return INT64[0] <= value <= INT64[1]
-    try:
-        float(value)
-    except OverflowError:
-        return False
-    return True
+    return bundle.schema.validate(rows)
 
 
 def parse_options(bundle: Bundle, *, explain: Any, top_k: Any, level: Any, target: Any) -> ExplainOptions:

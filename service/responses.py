@@ -15,10 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from scoring.bundle import Bundle, Prediction
+from scoring.bundle import Prediction
+from scoring.description import Description
 from scoring.errors import ValidationError
-from scoring.explanation import OTHER, Explanation, Level
+from scoring.explainers import ScoringExplainer
+from scoring.explanation import Explanation, Level
 from scoring.refine import DEFAULT_FACTOR, can_refine, typical_error
+from scoring.report import Importance
 from service.config import Settings
 from service.limits import MAX_ECHO_CHARS, safe_text
 from service.outputs import Outputs
@@ -96,28 +99,17 @@ def explained_outputs(
 def explanation_items(
     explanation: Explanation, outputs: Outputs, prediction: Prediction, options: ExplainOptions
 ) -> list[dict[str, Any]]:
-    """One item per explained (row, output); attributions sorted by |value|, largest first."""
-    values = explanation.values
-    m = explanation.n_features
-    order = np.argsort(-np.abs(values), axis=1, kind="stable")  # as Explanation.ranked
-    names = np.asarray(explanation.feature_names, dtype=object)
+    """One item per explained (row, output); attributions sorted by |value|, largest first, with
+    "(other)" holding the rest under `top_k` (`Explanation.attributions`)."""
+    pairs = explained_outputs(explanation, outputs, prediction, options)
+    ranked = explanation.attributions(pairs, options.top_k)
     base = explanation.base_values.tolist()
     out = explanation.outputs.tolist()
     residual = explanation.residual.tolist()
     error = None if explanation.error is None else explanation.error.tolist()
     evaluations = None if explanation.evaluations is None else explanation.evaluations.tolist()
-    top_k = options.top_k
     items = []
-    for i, k in explained_outputs(explanation, outputs, prediction, options):
-        idx = order[i, :, k]
-        ranked = values[i, idx, k]
-        keep = m if top_k is None else min(top_k, m)
-        attributions = [
-            {"feature": f, "value": v}
-            for f, v in zip(names[idx[:keep]].tolist(), ranked[:keep].tolist(), strict=True)
-        ]
-        if keep < m:
-            attributions.append({"feature": OTHER, "value": float(ranked[keep:].sum())})
+    for (i, k), attributions in zip(pairs, ranked, strict=True):
         items.append(
             {
                 "row": i,
@@ -131,98 +123,88 @@ def explanation_items(
                 "error": None if error is None else error[i][k],
                 "outside": explanation.outside_names(i),
                 "evaluations": None if evaluations is None else evaluations[i],
-                "attributions": attributions,
+                "attributions": [{"feature": f, "value": v} for f, v in attributions],
             }
         )
     return items
 
 
 def global_importance_body(
-    model: Mapping[str, str], bundle: Bundle, level: Level | None = None
+    model: Mapping[str, str], description: Description, level: Level | None = None
 ) -> dict[str, Any]:
-    """The report's global importance, per level: features sorted by mean |attribution|."""
-    recorded = bundle.report.get("global_importance") or {}
-    levels = [level] if level is not None else list(bundle.levels)
-    body: dict[str, Any] = {}
-    for lv in levels:
-        entry = recorded.get(str(lv))
-        if entry is not None:
-            body[str(lv)] = _importance_level(entry)
-    return {"model": dict(model), "source": bundle.report.get("global_importance_rows"), "levels": body}
+    """The report's global importance, per level (those the report holds of the bundle's, or
+    `level`): features sorted by mean |attribution|."""
+    report = description.report
+    levels = [level] if level is not None else list(description.levels)
+    body = {
+        str(lv): _importance_level(report.global_importance[str(lv)])
+        for lv in levels
+        if str(lv) in report.global_importance
+    }
+    return {"model": dict(model), "source": report.global_importance_rows, "levels": body}
 
 
-def _importance_level(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The training report's `{feature_names, output_names, mean_abs (M, K), mean_abs_overall (M)}`,
-    or a plain `{feature: value}` mapping, as a ranked list."""
-    if "feature_names" in entry and "mean_abs_overall" in entry:
-        features = list(entry["feature_names"])
-        overall = [float(v) for v in entry["mean_abs_overall"]]
-        per_output = entry.get("mean_abs")
-        output_names = list(entry.get("output_names") or [])
-        ranked = sorted(range(len(features)), key=lambda j: -overall[j])
-        items = []
-        for j in ranked:
-            item: dict[str, Any] = {"feature": features[j], "value": overall[j]}
-            if per_output is not None and output_names:
-                item["outputs"] = dict(zip(output_names, (float(v) for v in per_output[j]), strict=True))
-            items.append(item)
-        return {
-            "rows": entry.get("rows"),
-            "space": entry.get("space"),
-            "measure": "mean |attribution| over rows (and over outputs for 'value')",
-            "features": items,
-        }
-    pairs = sorted(((str(f), float(v)) for f, v in entry.items()), key=lambda p: -abs(p[1]))
+def _importance_level(entry: Importance) -> dict[str, Any]:
+    """One level of the report's global importance as a ranked list."""
+    items = []
+    for j in entry.order():
+        items.append(
+            {
+                "feature": entry.feature_names[j],
+                "value": entry.mean_abs_overall[j],
+                "outputs": dict(zip(entry.output_names, entry.mean_abs[j], strict=True)),
+            }
+        )
     return {
-        "rows": None,
-        "space": None,
-        "measure": "as recorded",
-        "features": [{"feature": f, "value": v} for f, v in pairs],
+        "rows": entry.rows,
+        "space": entry.space,
+        "measure": "mean |attribution| over rows (and over outputs for 'value')",
+        "features": items,
     }
 
 
 def metadata_body(
-    model: Mapping[str, str], bundle: Bundle, settings: Settings, audit: Mapping[str, Any] | None = None
+    model: Mapping[str, str],
+    description: Description,
+    explainer: ScoringExplainer,
+    settings: Settings,
+    audit: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What is served: schema, classes, task, explainer, its fidelity (at fit time, and the running
     audit's when it runs), metrics and versions."""
-    report = bundle.report
-    explainer = bundle.explainer
-    outputs = Outputs.of(bundle)
-    recorded = report.get("explainer") or {}
+    report = description.report
+    fidelity = None if report.fidelity is None else report.to_json()["fidelity"]
+    refinable = can_refine(explainer)
     return {
         "model": dict(model),
-        "task": bundle.schema.task,
-        "target": bundle.schema.target,
-        "classes": list(outputs.names) if outputs.classify else [],
-        "class_labels": list(outputs.labels) if outputs.labels is not None else [],
-        "model_class": bundle.manifest.get("model_class"),
-        "schema": bundle.schema.to_json(),
-        "levels": [str(lv) for lv in bundle.levels],
+        "task": description.task,
+        "target": description.target,
+        "classes": list(description.classes),
+        "class_labels": list(description.class_labels),
+        "model_class": description.model_class,
+        "schema": description.schema.to_json(),
+        "levels": [str(lv) for lv in description.levels],
         "explainer": {
-            "method": str(explainer.method),
-            "space": str(explainer.space_),
-            "outputs": list(explainer.output_names_),
-            "params": explainer.get_params(),
-            "explains": recorded.get("explains"),
-            "fidelity": report.get("fidelity"),
-            "chosen_because": recorded.get("chosen_because"),
+            "method": description.method,
+            "space": description.space,
+            "outputs": list(description.outputs),
+            "params": dict(description.params),
+            "explains": description.explains,
+            "fidelity": fidelity,
+            "chosen_because": report.explainer.chosen_because,
             "audit": dict(audit) if audit is not None else None,
         },
-        "metrics": report.get("metrics") or {},
-        "metrics_on": report.get("metrics_on"),
+        "metrics": dict(report.metrics),
+        "metrics_on": report.metrics_on,
         "versions": {
-            "bundle_format": bundle.manifest.get("format_version"),
-            "trained_with": {
-                "python": bundle.manifest.get("python"),
-                **(bundle.manifest.get("libraries") or {}),
-            },
+            "bundle_format": description.format_version,
+            "trained_with": dict(description.trained_with),
             "serving": {"python": platform.python_version(), **dict(installed_versions())},
         },
         "limits": {"max_rows": settings.max_rows, "max_body_bytes": settings.max_body_bytes},
         "refinement": {
-            "available": can_refine(explainer),
-            "default_max_ms_per_row": settings.refine_max_ms if can_refine(explainer) else 0.0,
+            "available": refinable,
+            "default_max_ms_per_row": settings.refine_max_ms if refinable else 0.0,
             "max_ms_per_row": MAX_MS_PER_ROW,
             "typical_error": typical_error(explainer),
             "refines_by_default": "rows with a feature outside what training saw, or a stated error "

@@ -16,9 +16,9 @@ from functools import partial
 from typing import Any
 
 import bentoml
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from scoring.errors import ValidationError
+from scoring.description import describe
 from scoring.explanation import Level
 from scoring.refine import Budget
 from service.audit import ServiceAudit
@@ -28,20 +28,14 @@ from service.bundle_ref import exit_unless_servable, starts_a_server
 from service.config import Settings
 from service.dashboard.app import build_dashboard_app
 from service.deadlines import install_compute_deadline, install_header_deadline
+from service.errors import answered
 from service.finite import finite_body, screen_rows
 from service.limits import RequestGuard
 from service.loading import load_served_bundle
 from service.openapi import OpenAPITruth, describe_rows
 from service.outputs import Outputs
 from service.requests import parse_level, parse_predict
-from service.responses import (
-    error_body,
-    global_importance_body,
-    metadata_body,
-    model_body,
-    predict_body,
-    validation_error_body,
-)
+from service.responses import global_importance_body, metadata_body, model_body, predict_body
 from service.schemas import (
     GlobalImportanceRequest,
     GlobalImportanceResponse,
@@ -63,7 +57,6 @@ if starts_a_server():
     exit_unless_servable(
         SETTINGS.bundle, signing_key=SETTINGS.signing_key, allow_pickle=SETTINGS.allow_pickle_bundles
     )
-INTERNAL_ERROR = "internal error: the server could not answer this request; details are in its log"
 
 
 @functools.cache
@@ -110,6 +103,7 @@ class ExplainedModel:
         self.bundle_tag = served.tag
         self.model = model_body(served.name, served.version)
         self.outputs = Outputs.of(self.bundle)
+        self.description = describe(self.bundle)
         self.batcher: MicroBatcher[Job, Outcome] = MicroBatcher(
             partial(
                 run_jobs,
@@ -148,9 +142,9 @@ class ExplainedModel:
     ) -> Response:
         """Predict each row and explain it: attributions of the predicted class (or `target`);
         `max_ms` / `precision` refine every row within a budget (scoring.refine)."""
-        try:
-            checked = parse_predict(
-                self.bundle,
+        return await answered(
+            "POST /predict",
+            self._predict(
                 rows=rows,
                 explain=explain,
                 top_k=top_k,
@@ -158,47 +152,55 @@ class ExplainedModel:
                 target=target,
                 max_ms=max_ms,
                 precision=precision,
-                max_rows=self.settings.max_rows,
-            )
-            options = checked.options
-            frame, screen = screen_rows(checked.frame)  # values near the float max: their own errors
-            job = Job(frame, options.level if options.explain else None, options.budget)
-            parts = split_job(job, self.settings.batch_max_rows)
-            outcome = join_outcomes(await asyncio.gather(*(self.batcher.submit(p) for p in parts)))
-            body = predict_body(self.model, self.outputs, outcome.prediction, outcome.explanation, options)
-            body = finite_body(body, outcome.prediction, outcome.explanation, screen, len(checked.frame))
-            _observe_refinement(outcome.explanation)
-            if options.explain:
-                self.audit.offer(frame)
-        except ValidationError as e:
-            return JSONResponse(validation_error_body(e), status_code=e.status)
-        except Exception:
-            logger.exception("POST /predict failed")
-            return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
-        return JSONResponse(body)
+            ),
+        )
+
+    async def _predict(
+        self, *, rows: Any, explain: Any, top_k: Any, level: Any, target: Any, max_ms: Any, precision: Any
+    ) -> dict[str, Any]:
+        checked = parse_predict(
+            self.bundle,
+            rows=rows,
+            explain=explain,
+            top_k=top_k,
+            level=level,
+            target=target,
+            max_ms=max_ms,
+            precision=precision,
+            max_rows=self.settings.max_rows,
+        )
+        options = checked.options
+        frame, screen = screen_rows(checked.frame)  # values near the float max: their own errors
+        job = Job(frame, options.level if options.explain else None, options.budget)
+        parts = split_job(job, self.settings.batch_max_rows)
+        outcome = join_outcomes(await asyncio.gather(*(self.batcher.submit(p) for p in parts)))
+        body = predict_body(self.model, self.outputs, outcome.prediction, outcome.explanation, options)
+        body = finite_body(body, outcome.prediction, outcome.explanation, screen, len(checked.frame))
+        _observe_refinement(outcome.explanation)
+        if options.explain:
+            self.audit.offer(frame)
+        return body
 
     @bentoml.api(
         route="/global_importance", input_spec=GlobalImportanceRequest, output_spec=GlobalImportanceResponse
     )
     async def global_importance(self, level: Any = None) -> Response:
         """Mean |attribution| per feature from the training report, at each level (or one)."""
-        try:
-            chosen: Level | None = None if level is None else parse_level(self.bundle, level)
-            return JSONResponse(global_importance_body(self.model, self.bundle, chosen))
-        except ValidationError as e:
-            return JSONResponse(validation_error_body(e), status_code=e.status)
-        except Exception:
-            logger.exception("POST /global_importance failed")
-            return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
+        return await answered("POST /global_importance", self._global_importance(level))
+
+    async def _global_importance(self, level: Any) -> dict[str, Any]:
+        chosen: Level | None = None if level is None else parse_level(self.bundle, level)
+        return global_importance_body(self.model, self.description, chosen)
 
     @bentoml.api(route="/metadata", input_spec=MetadataRequest, output_spec=MetadataResponse)
     async def metadata(self) -> Response:
         """The schema, classes, task, explainer and its fidelity, metrics and library versions."""
-        try:
-            return JSONResponse(metadata_body(self.model, self.bundle, self.settings, self.audit.summary()))
-        except Exception:
-            logger.exception("POST /metadata failed")
-            return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
+        return await answered("POST /metadata", self._metadata())
+
+    async def _metadata(self) -> dict[str, Any]:
+        return metadata_body(
+            self.model, self.description, self.bundle.explainer, self.settings, self.audit.summary()
+        )
 
 
 @functools.cache

@@ -9,9 +9,11 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from scoring.explainers import EXPLAINERS
+from scoring.report import Fidelity, Importance, Report
 from scoring.sample import MAX_ROWS as MAX_SAMPLE_ROWS
 from training.models import CSV_FAMILY, FAMILIES
 from training.package import MAX_EXPLAIN_ROWS
@@ -166,28 +168,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summary(saved: Any, dataset: Any, *, fit_seconds: float, bento: str | None, build_note: str) -> str:
-    report = saved.report
-    explainer = report["explainer"]
-    data = report["data"]
+    report: Report = saved.report
+    explainer = report.explainer
+    data = report.data
+    assert data is not None and report.model is not None  # a report written by training has both
     name, version = saved.tag.split(":")
     dropped = f"; {dataset.dropped_rows} rows without a target left out" if dataset.dropped_rows else ""
     lines = [
-        f"Trained {report['model'].rsplit('.', 1)[-1]} on {dataset.name}: "
-        f"{data['train_rows']} training rows, {data.get('eval_rows', 0)} test rows, "
-        f"{data['raw_features']} raw / {data['engineered_features']} engineered features "
+        f"Trained {report.model.rsplit('.', 1)[-1]} on {dataset.name}: "
+        f"{data.train_rows} training rows, {data.eval_rows or 0} test rows, "
+        f"{data.raw_features} raw / {data.engineered_features} engineered features "
         f"(fit {fit_seconds:.1f} s){dropped}",
-        "  metrics     " + ("  ".join(f"{k} {v:.3f}" for k, v in report["metrics"].items()) or "none"),
-        f"  explainer   {explainer['method']} ({_params(explainer['params'])}) "
-        f"in {explainer['space']} space, levels {'+'.join(explainer['levels'])}",
-        f"              explains {explainer['explains']}",
-        f"              chosen: {explainer['chosen_because']}",
-        f"              fitted on {data['explainer_rows']} of {data['train_rows']} training rows "
-        f"(--max-explain-rows {data['max_explain_rows']})",
-        f"  fidelity    {_fidelity(report['fidelity'])}",
-        f"  importance  {_top(report['global_importance'])}",
-        f"  timings     fit explainer {report['timings']['fit_explainer_s']:.1f} s, "
-        f"explain {report['timings']['explain_ms_per_row']:.1f} ms/row, "
-        f"fidelity {report['timings']['fidelity_s']:.1f} s",
+        "  metrics     " + ("  ".join(f"{k} {v:.3f}" for k, v in report.metrics.items()) or "none"),
+        f"  explainer   {explainer.method} ({_params(explainer.params or {})}) "
+        f"in {explainer.space} space, levels {'+'.join(explainer.levels)}",
+        f"              explains {explainer.explains}",
+        f"              chosen: {explainer.chosen_because}",
+        f"              fitted on {data.explainer_rows} of {data.train_rows} training rows "
+        f"(--max-explain-rows {data.max_explain_rows})",
+        f"  fidelity    {_fidelity(report.fidelity)}",
+        f"  importance  {_top(report.global_importance['raw'])}",
+        f"  timings     fit explainer {report.timings['fit_explainer_s']:.1f} s, "
+        f"explain {report.timings['explain_ms_per_row']:.1f} ms/row, "
+        f"fidelity {report.timings['fidelity_s']:.1f} s",
         f"  bundle      {saved.tag}   (name {name}, version {version})",
         f"              {saved.path}",
         f"  bento       {bento or build_note}",
@@ -208,7 +211,7 @@ def summary(saved: Any, dataset: Any, *, fit_seconds: float, bento: str | None, 
     return "\n".join(lines)
 
 
-def _params(params: dict[str, Any]) -> str:
+def _params(params: Mapping[str, Any]) -> str:
     shown = {
         k: v
         for k, v in params.items()
@@ -217,27 +220,29 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in shown.items()) or "no parameters"
 
 
-def _fidelity(fidelity: dict[str, Any]) -> str:
-    if fidelity.get("exact"):
-        return fidelity["note"]
-    ref = fidelity["reference"]
-    against = (
-        f"kernel(budget {ref['budget']}, background {ref['n_background']})"
-        if ref["method"] == "kernel"
-        else f"{ref['method']} reference"
-    )
-    held_out = " held-out" if "measured_at_fit" in fidelity else ""
-    rows = f"{fidelity['rows']}{held_out} rows"
+def _fidelity(fidelity: Fidelity | None) -> str:
+    if fidelity is None:
+        return "not measured"
+    if fidelity.exact:
+        return str(fidelity.note)
+    ref = fidelity.reference
+    if ref is None:
+        against = "an unrecorded reference"
+    elif ref["method"] == "kernel":
+        against = f"kernel(budget {ref['budget']}, background {ref['n_background']})"
+    else:
+        against = f"{ref['method']} reference"
+    held_out = " held-out" if fidelity.measured_at_fit is not None else ""
+    rows = f"{fidelity.rows}{held_out} rows"
     return (
-        f"median relative L2 {fidelity['median_relative_l2']:.3f} (p90 {fidelity['p90_relative_l2']:.3f}) "
+        f"median relative L2 {fidelity.median_rel_l2:.3f} (p90 {fidelity.p90_rel_l2:.3f}) "
         f"vs {against} on {rows}"
     )
 
 
-def _top(importance: dict[str, Any], k: int = 3) -> str:
-    gi = importance["raw"]
-    ranked = sorted(zip(gi["feature_names"], gi["mean_abs_overall"], strict=True), key=lambda p: -p[1])
-    return ", ".join(f"{n} {v:.3g}" for n, v in ranked[:k]) + f"  (raw, mean |value|, {gi['rows']} rows)"
+def _top(importance: Importance, k: int = 3) -> str:
+    ranked = importance.ranked()[:k]
+    return ", ".join(f"{n} {v:.3g}" for n, v in ranked) + f"  (raw, mean |value|, {importance.rows} rows)"
 
 
 def run() -> None:

@@ -16,9 +16,10 @@ from sklearn.base import is_classifier
 
 from scoring import Level, Method
 from scoring import sample as dashboard_sample
-from scoring.bundle import Bundle
+from scoring.bundle import Bundle, bundle_report
 from scoring.explainers import choose_explainer, choose_method
 from scoring.pipeline import accepted_inputs
+from scoring.report import DataSizes, ExplainerReport, Report
 from scoring.schema import Schema, plain_value
 from training import estimate
 from training import report as reports
@@ -43,8 +44,8 @@ class BuiltBundle:
     files: dict[str, bytes] = field(default_factory=dict)
 
     @property
-    def report(self) -> dict[str, Any]:
-        return self.bundle.report
+    def report(self) -> Report:
+        return bundle_report(self.bundle)
 
 
 @dataclass
@@ -54,8 +55,8 @@ class SavedBundle:
     bundle: Bundle
 
     @property
-    def report(self) -> dict[str, Any]:
-        return self.bundle.report
+    def report(self) -> Report:
+        return bundle_report(self.bundle)
 
 
 def build_bundle(
@@ -161,30 +162,15 @@ def build_bundle(
     )
     bundle = Bundle(model=model, explainer=scoring_explainer, schema=schema, feature_map=plan.feature_map)
 
-    report: dict[str, Any] = {
-        "task": schema.task,
-        "model": f"{type(model).__module__}.{type(model).__name__}",
-        "classes": list(classes),
-        "class_labels": [plain_value(c) for c in getattr(model, "classes_", [])],
-        "data": {
-            "train_rows": len(X),
-            "raw_features": len(raw_names),
-            "engineered_features": X_fit.shape[1],
-            "explainer_rows": len(X_explainer),
-            "max_explain_rows": max_explain_rows,
-        },
-    }
+    metrics: dict[str, float] = {}
     if X_eval is not None and y_eval is not None:
         X_eval = as_frame(X_eval, raw_names, model)
         start = time.perf_counter()
-        report["metrics"] = _metrics(bundle, X_eval, pd.Series(np.asarray(y_eval)), classify)
+        metrics = _metrics(bundle, X_eval, pd.Series(np.asarray(y_eval)), classify)
         timings["evaluate_s"] = time.perf_counter() - start
-        report["data"]["eval_rows"] = len(X_eval)
-        report["metrics_on"] = "evaluation frame"
-        rows_from, pool = "evaluation rows", X_eval
+        metrics_on, rows_from, pool = "evaluation frame", "evaluation rows", X_eval
     else:
-        report["metrics"] = {}
-        report["metrics_on"] = "none: no evaluation frame given"
+        metrics_on = "none: no evaluation frame given"
         rows_from, pool = "training rows (no evaluation frame given)", X
 
     n_importance = reports.importance_rows(chosen, len(pool), importance_rows)
@@ -204,14 +190,13 @@ def build_bundle(
     elapsed = time.perf_counter() - start
     timings["global_importance_s"] = elapsed
     timings["explain_ms_per_row"] = 1000 * elapsed / max(len(rows), 1)
-    levels = _by_level(bundle, served, rows)
-    report["global_importance"] = {str(level): reports.global_importance(e) for level, e in levels.items()}
-    report["global_importance_rows"] = rows_from
+    levels = dashboard_sample.explanations_by_level(bundle, rows, served)
+    importance = {str(level): reports.global_importance(e) for level, e in levels.items()}
 
     sample = _sample(rows, fidelity_rows, seed)
     positions = [rows.index.get_loc(i) for i in sample.index]
     start = time.perf_counter()
-    report["fidelity"] = reports.fidelity(
+    fidelity = reports.fidelity(
         scoring_explainer,
         plan.target,
         X_explainer,
@@ -223,36 +208,53 @@ def build_bundle(
         progress=progress,
     )
     timings["fidelity_s"] = time.perf_counter() - start
-    report["explainer"] = {
-        "method": str(chosen),
-        "requested": explainer,
-        "params": scoring_explainer.get_params(),
-        "space": str(scoring_explainer.space_),
-        "explains": plan.explains,
-        "levels": [str(level) for level in bundle.levels],
-        "reason": plan.reason,
-        "chosen_because": choice.reason,
-    }
-    report["timings"] = {k: round(v, 4) for k, v in timings.items()}
-    bundle.report = report
+    levels_offered = tuple(str(level) for level in bundle.levels)
     bundle.manifest = {
         "task": schema.task,
         "explained": {
             "target": plan.explains,
-            "levels": report["explainer"]["levels"],
+            "levels": list(levels_offered),
             "reason": plan.reason,
             "method": str(chosen),
             "chosen_because": choice.reason,
         },
     }
-    plot = reports.plot_importance(
-        report["global_importance"], title=f"Global importance: {type(model).__name__}"
-    )
+    plot = reports.plot_importance(importance, title=f"Global importance: {type(model).__name__}")
     start = time.perf_counter()
     sample_file = _sample_file(
         bundle, chosen, X_eval, y_eval, rows, levels, sample_rows=sample_rows, omit=omit_sample, seed=seed
     )
-    report["timings"]["sample_s"] = round(time.perf_counter() - start, 4)
+    timings["sample_s"] = time.perf_counter() - start
+    bundle.report = Report(
+        task=schema.task,
+        model=f"{type(model).__module__}.{type(model).__name__}",
+        classes=classes,
+        class_labels=tuple(plain_value(c) for c in getattr(model, "classes_", [])),
+        data=DataSizes(
+            train_rows=len(X),
+            raw_features=len(raw_names),
+            engineered_features=X_fit.shape[1],
+            explainer_rows=len(X_explainer),
+            max_explain_rows=max_explain_rows,
+            eval_rows=None if X_eval is None or y_eval is None else len(X_eval),
+        ),
+        metrics=metrics,
+        metrics_on=metrics_on,
+        global_importance=importance,
+        global_importance_rows=rows_from,
+        fidelity=fidelity,
+        explainer=ExplainerReport(
+            method=str(chosen),
+            requested=explainer,
+            params=scoring_explainer.get_params(),
+            space=str(scoring_explainer.space_),
+            explains=plan.explains,
+            levels=levels_offered,
+            reason=plan.reason,
+            chosen_because=choice.reason,
+        ),
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )
     return BuiltBundle(bundle, {PLOT: plot, **sample_file})
 
 
@@ -316,14 +318,6 @@ def _sample(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return X.iloc[picked]
 
 
-def _by_level(bundle: Bundle, served: Any, rows: pd.DataFrame) -> dict[Level, Any]:
-    """The served explanation at every level the bundle offers."""
-    if bundle.feature_map is None:
-        return {level: served for level in bundle.levels}
-    raw = served.fold(bundle.feature_map.matrix, bundle.feature_map.raw_names, raw_data=rows.to_numpy())
-    return {Level.RAW: raw, Level.ENGINEERED: served}
-
-
 def save_model(
     name: str,
     model: Any,
@@ -374,13 +368,16 @@ def save_model(
         progress=progress,
     )
     report = built.report
-    store_labels = {"task": report["task"], "explainer": report["explainer"]["method"], **(labels or {})}
+    store_labels = {"task": report.task, "explainer": report.explainer.method, **(labels or {})}
+    summary = report.to_json()
     metadata = {
-        "model": report["model"],
-        "levels": report["explainer"]["levels"],
-        "metrics": report["metrics"],
+        "model": report.model,
+        "levels": list(report.explainer.levels),
+        "metrics": summary["metrics"],
         # the summary; the full fit-time figures are in the bundle's report.json
-        "fidelity": {k: v for k, v in report["fidelity"].items() if k != "measured_at_fit"},
+        "fidelity": {
+            k: v for k, v in summary["fidelity"].items() if k != "measured_at_fit" and v is not None
+        },
     }
     tag, path = save_to_store(name, built.bundle, files=built.files, labels=store_labels, metadata=metadata)
     return SavedBundle(tag=tag, path=path, bundle=built.bundle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,8 @@ from tqdm.auto import tqdm
 
 from scoring import Explanation, Method
 from scoring.explainers import ScoringExplainer, make_explainer
+from scoring.fidelity import relative_l2
+from scoring.report import Fidelity, Importance
 
 # methods whose values are exact for what they explain: no reference needed
 EXACT_METHODS = {
@@ -97,18 +99,18 @@ def stack(parts: list[Explanation]) -> Explanation:
     return replace(first, **per_row)
 
 
-def global_importance(explanation: Explanation) -> dict[str, Any]:
+def global_importance(explanation: Explanation) -> Importance:
     """Mean |value| per feature and per output over the explained rows, plus the mean over outputs."""
     per_output = np.abs(explanation.values).mean(axis=0)  # (M, K)
-    return {
-        "rows": explanation.n_rows,
-        "space": str(explanation.space),
-        "feature_names": list(explanation.feature_names),
-        "output_names": list(explanation.output_names),
-        "mean_abs": per_output.tolist(),
-        "mean_abs_overall": per_output.mean(axis=1).tolist(),
-        "max_abs_residual": float(np.max(np.abs(explanation.residual))),
-    }
+    return Importance(
+        rows=explanation.n_rows,
+        space=str(explanation.space),
+        feature_names=tuple(explanation.feature_names),
+        output_names=tuple(explanation.output_names),
+        mean_abs=tuple(tuple(row) for row in per_output.tolist()),
+        mean_abs_overall=tuple(per_output.mean(axis=1).tolist()),
+        max_abs_residual=float(np.max(np.abs(explanation.residual))),
+    )
 
 
 def fidelity(
@@ -122,7 +124,7 @@ def fidelity(
     seed: int,
     progress: bool,
     measured: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Fidelity:
     """How close the served explainer is to a high-accuracy reference.
 
     Exact methods say so. When the amortized explainer `measured` itself and kernel at fit time
@@ -134,7 +136,7 @@ def fidelity(
     """
     method = Method(explainer.method)
     if method in EXACT_METHODS:
-        return {"method": str(method), "exact": True, "note": EXACT_METHODS[method]}
+        return Fidelity(method=str(method), exact=True, note=EXACT_METHODS[method])
     if measured and str(method) in measured:
         return _measured_fidelity(method, measured)
     params = explainer.get_params()
@@ -152,56 +154,55 @@ def fidelity(
         seed=seed + 1,
     )
     ref = stack(explain_in_chunks(reference.explain, X_rows, desc="fidelity reference", progress=progress))
-    diff = (served.values - ref.values).reshape(ref.n_rows, -1)
-    scale = np.linalg.norm(ref.values.reshape(ref.n_rows, -1), axis=1)
-    relative = np.linalg.norm(diff, axis=1) / np.where(scale > 0, scale, 1.0)
-    out: dict[str, Any] = {
-        "method": str(method),
-        "exact": False,
-        "reference": {"method": "kernel", "budget": budget, "n_background": n_background},
-        "rows": int(ref.n_rows),
-        "median_relative_l2": float(np.median(relative)),
-        "p90_relative_l2": float(np.quantile(relative, 0.9)),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
+    relative = relative_l2(served.values, ref.values)
+    estimated = None
     if served.error is not None:
-        estimated = np.sqrt((served.error**2).sum(axis=1)) / np.where(scale > 0, scale, 1.0)
-        out["median_estimated_relative_error"] = float(np.median(estimated))
-    return out
+        # the stated error against the reference's size, as relative_l2 measures the actual one
+        scale = np.maximum(np.linalg.norm(ref.values.reshape(ref.n_rows, -1), axis=1), np.finfo(float).tiny)
+        estimated = float(np.median(np.linalg.norm(served.error, axis=1) / scale))
+    return Fidelity(
+        method=str(method),
+        exact=False,
+        reference={"method": "kernel", "budget": budget, "n_background": n_background},
+        rows=int(ref.n_rows),
+        median_rel_l2=float(np.median(relative)),
+        p90_rel_l2=float(np.quantile(relative, 0.9)),
+        median_estimated_rel_error=estimated,
+        seconds=round(time.perf_counter() - start, 3),
+    )
 
 
-def _measured_fidelity(method: Method, measured: dict[str, Any]) -> dict[str, Any]:
+def _measured_fidelity(method: Method, measured: dict[str, Any]) -> Fidelity:
     """The fit-time figures of the served method, in the report's shape, with both methods'."""
     figures = measured[str(method)]
     reference = measured["reference"]
-    return {
-        "method": str(method),
-        "exact": False,
-        "reference": {"method": reference["kind"], **{k: v for k, v in reference.items() if k != "kind"}},
-        "rows": int(figures["rows"]),
-        "median_relative_l2": float(figures["median_rel_l2"]),
-        "p90_relative_l2": float(figures["p90_rel_l2"]),
-        "measured_at_fit": {k: v for k, v in measured.items() if k != "reference"},
-    }
+    return Fidelity(
+        method=str(method),
+        exact=False,
+        reference={"method": reference["kind"], **{k: v for k, v in reference.items() if k != "kind"}},
+        rows=int(figures["rows"]),
+        median_rel_l2=float(figures["median_rel_l2"]),
+        p90_rel_l2=float(figures["p90_rel_l2"]),
+        measured_at_fit={k: v for k, v in measured.items() if k != "reference"},
+    )
 
 
-def plot_importance(importance: dict[str, dict[str, Any]], *, title: str, top: int = 15) -> bytes:
+def plot_importance(importance: Mapping[str, Importance], *, title: str, top: int = 15) -> bytes:
     """A PNG of the largest mean |value| per feature, one panel per level."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     levels = list(importance)
-    heights = [min(top, len(importance[level]["feature_names"])) for level in levels]
+    heights = [min(top, len(importance[level].feature_names)) for level in levels]
     fig = Figure(figsize=(8, 1.2 + 0.32 * sum(heights) + 0.6 * len(levels)))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(levels), 1, squeeze=False, height_ratios=[h + 2 for h in heights])[:, 0]
     for ax, level in zip(axes, levels, strict=True):
         gi = importance[level]
-        values = np.asarray(gi["mean_abs_overall"])
-        order = np.argsort(-values, kind="stable")[:top][::-1]
-        ax.barh([gi["feature_names"][j] for j in order], values[order], color="#3b75af")
-        ax.set_title(f"{level} features ({gi['rows']} rows)", fontsize=10)
-        ax.set_xlabel(f"mean |attribution| ({gi['space']})", fontsize=9)
+        shown = gi.ranked()[:top][::-1]
+        ax.barh([name for name, _ in shown], [value for _, value in shown], color="#3b75af")
+        ax.set_title(f"{level} features ({gi.rows} rows)", fontsize=10)
+        ax.set_xlabel(f"mean |attribution| ({gi.space})", fontsize=9)
         ax.tick_params(labelsize=8)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()

@@ -8,10 +8,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scoring.bundle import Bundle, load_bundle, manifest_digest, save_bundle
+from scoring.bundle import (
+    MANIFEST_DIGEST_KEY,
+    Bundle,
+    load_bundle,
+    manifest_digest,
+    recorded_digest,
+    save_bundle,
+)
 from scoring.signing import signing_key_from
-
-MANIFEST_KEY = "manifest_sha256"
 
 
 def save_to_store(
@@ -37,7 +42,7 @@ def save_to_store(
         manifest = save_bundle(folder, bundle, files=files, signing_key=key)
         info = {
             **(metadata or {}),
-            MANIFEST_KEY: manifest_digest(folder),
+            MANIFEST_DIGEST_KEY: manifest_digest(folder),
             "bundle_format": manifest["format_version"],
             "explainer": manifest["explainer"],
             "libraries": manifest["libraries"],
@@ -55,4 +60,4 @@ def load_from_store(tag: str) -> Bundle:
     import bentoml
 
     model = bentoml.models.get(tag)
-    return load_bundle(model.path, manifest_sha256=model.info.metadata.get(MANIFEST_KEY))
+    return load_bundle(model.path, manifest_sha256=recorded_digest(model.info.metadata, tag))

@@ -32,6 +32,7 @@ from scoring.explainers import (
     TreeExplainer,
 )
 from scoring.explanation import Explanation, Level, Method
+from scoring.report import Report
 from scoring.schema import Schema
 
 SCORING_DIR = "scoring_explainer"
@@ -126,7 +127,11 @@ class BundleScoringExplainer:
         if isinstance(original, MimicExplainer):
             report["training_explainer"] = {"surrogate_fidelity": original.fidelity_report_}
         return Bundle(
-            model=model, explainer=explainer, schema=schema, report=report, feature_map=inputs.feature_map
+            model=model,
+            explainer=explainer,
+            schema=schema,
+            report=Report.from_json(report),
+            feature_map=inputs.feature_map,
         )
 
     @staticmethod

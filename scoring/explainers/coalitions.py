@@ -11,6 +11,7 @@ from math import comb, factorial
 import numpy as np
 
 from scoring.background import Background
+from scoring.errors import ParameterError
 
 # Hybrid rows sent to the model in one call; bounds memory (rows x features x 8 bytes).
 MAX_ROWS_PER_CALL = 250_000
@@ -137,7 +138,7 @@ def make_design(m: int, budget: int, *, sampling: str, seed: int) -> Design:
     Each sampled coalition weighs its stratum's kernel mass over the number drawn there.
     """
     if sampling not in ("leverage", "kernel"):
-        raise ValueError(f"sampling must be 'leverage' or 'kernel', got {sampling!r}")
+        raise ParameterError(f"sampling must be 'leverage' or 'kernel', got {sampling!r}")
     rng = np.random.default_rng(seed)
     strata_sizes = list(range(1, m // 2 + 1))  # stratum s holds sizes s and m - s
     n_subsets = {s: comb(m, s) * (1 if 2 * s == m else 2) for s in strata_sizes}

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from scoring.errors import ParameterError
+
 # hybrid rows sent to the model in one call
 MAX_ROWS_PER_CALL = 200_000
 
@@ -38,7 +40,7 @@ def permutation_shapley(
     `background_outputs` (f(background)) are computed when not given.
     """
     if n_permutations < 2 or n_permutations % 2:
-        raise ValueError(f"n_permutations must be even and >= 2, got {n_permutations}")
+        raise ParameterError(f"n_permutations must be even and >= 2, got {n_permutations}")
     X = np.asarray(X, dtype=float)
     background = np.asarray(background, dtype=float)
     n, m = X.shape

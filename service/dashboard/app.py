@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +25,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scoring.bundle import Bundle
+from scoring.description import describe
 from scoring.sample import load_sample
+from scoring.schema import jsonable
 
 STATIC = Path(__file__).parent / "static"
 # level 9 takes seconds on a few MB for a few percent less
@@ -104,32 +105,23 @@ def build_data(source: DashboardSource) -> bytes:
 
     The sample document is spliced in as stored, so a 5,000-row sample is not parsed and re-encoded.
     """
-    bundle = source.bundle
     sample = load_sample(source.path)
-    explainer = bundle.explainer
+    described = describe(source.bundle)
     model = {
         "name": source.name,
-        "task": bundle.schema.task,
-        "target": bundle.schema.target,
-        "classes": list(bundle.schema.classes),
-        "features": [f.to_json() for f in bundle.schema.features],
-        "levels": [str(level) for level in bundle.levels],
-        "method": str(explainer.method),
-        "space": str(explainer.space_),
-        "output_names": list(explainer.output_names_),
-        "model_class": bundle.manifest.get("model_class"),
-        "libraries": bundle.manifest.get("libraries", {}),
+        "task": described.task,
+        "target": described.target,
+        "classes": list(described.schema.classes),
+        "features": [f.to_json() for f in described.schema.features],
+        "levels": [str(level) for level in described.levels],
+        "method": described.method,
+        "space": described.space,
+        "output_names": list(described.outputs),
+        "model_class": described.model_class,
+        "libraries": {k: v for k, v in described.trained_with.items() if k != "python"},
     }
-    head = json.dumps({"model": model, "report": bundle.report}, default=_default, allow_nan=False)
+    head = json.dumps({"model": jsonable(model), "report": described.report.to_json()}, allow_nan=False)
     return head[:-1].encode() + b',"sample":' + sample.to_bytes() + b"}"
-
-
-def _default(x: Any) -> Any:
-    if hasattr(x, "item"):
-        return x.item()
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    return str(x)
 
 
 def service_source() -> DashboardSource:

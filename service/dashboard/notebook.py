@@ -37,14 +37,16 @@ from scoring.compat.models import FunctionClassifier, adapt_model
 from scoring.errors import ValidationError
 from scoring.explainers import Method, choose_method, make_explainer
 from scoring.explanation import Level
+from scoring.report import ExplainerReport, Report
 from scoring.sample import SAMPLE, build_sample
 from scoring.schema import Schema
 from service.batching import Job, run_jobs
 from service.dashboard.app import DashboardSource, build_dashboard_app
+from service.errors import error_response
 from service.finite import finite_body, screen_rows
 from service.outputs import Outputs
 from service.requests import parse_predict
-from service.responses import error_body, model_body, predict_body, validation_error_body
+from service.responses import error_body, model_body, predict_body
 
 # the pages allowed to frame the dashboard: a notebook served from this machine, VS Code's
 NOTEBOOK_FRAME_ANCESTORS = (
@@ -154,8 +156,8 @@ class ExplanationDashboard:
                 answer = finite_body(
                     answer, outcome.prediction, outcome.explanation, screen, len(checked.frame)
                 )
-            except ValidationError as e:
-                return JSONResponse(validation_error_body(e), status_code=e.status)
+            except Exception as error:
+                return error_response(error, "POST /predict (notebook dashboard)")
             return JSONResponse(answer)
 
         async def root(request: Request) -> Response:
@@ -230,10 +232,9 @@ def _bundle(
         adapted, frame, str(method), n_background=KERNEL_BACKGROUND, budget=KERNEL_BUDGET
     )
     schema = Schema.from_frame(frame, task=str(task), classes=labels)
-    report = {
-        "task": str(task),
-        "explainer": {"method": str(method), "explains": "the model in the notebook"},
-    }
+    report = Report(
+        task=str(task), explainer=ExplainerReport(method=str(method), explains="the model in the notebook")
+    )
     return Bundle(model=adapted, explainer=explainer, schema=schema, report=report), to_name
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ from scoring.bundle import (
     MANIFEST,
     MODEL_JOBLIB,
     MODEL_SKOPS,
+    REPORT,
     SCHEMA,
     Bundle,
+    bundle_report,
     load_bundle,
     manifest_digest,
     save_bundle,
@@ -58,7 +61,7 @@ def folded_bundle(preprocessor: Any = None) -> Bundle:
     Z = model[:-1].transform(X)
     Z = np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=float)
     explainer = make_explainer(model[-1], Z, feature_names=list(fmap.engineered_names))
-    return Bundle(model, explainer, _schema(model), report={"note": "test"}, feature_map=fmap)
+    return Bundle(model, explainer, _schema(model), feature_map=fmap)
 
 
 def raw_bundle() -> Bundle:
@@ -95,7 +98,41 @@ def test_round_trip_gives_identical_predictions_and_explanations(saved: Path) ->
         assert a.feature_names == b.feature_names and a.level is b.level is level
         b.check_additivity()
     assert loaded.explain(ROWS, Level.RAW).n_features == X.shape[1]
-    assert loaded.schema == original.schema and loaded.report == {"note": "test"}
+    assert loaded.schema == original.schema and loaded.report == bundle_report(original)
+    assert loaded.report is not None and loaded.report.explainer.levels == ("raw", "engineered")
+
+
+def _reseal(path: Path, name: str) -> None:
+    """Record file `name`'s new sha256 in the manifest, as someone who can write the store could."""
+    import hashlib
+
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["files"][name] = hashlib.sha256((path / name).read_bytes()).hexdigest()
+    (path / MANIFEST).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda r: {**r, "explainer": {**r["explainer"], "method": 3}}, "explainer.method"),
+        (lambda r: {k: v for k, v in r.items() if k != "task"}, "task"),
+        (
+            lambda r: {**r, "fidelity": {"method": "kernel", "exact": False, "median_relative_l2": 0.1}},
+            "fidelity.median_relative_l2",
+        ),
+        (lambda r: {**r, "metrics": {"accuracy": "high"}}, "metrics.accuracy"),
+    ],
+    ids=["mistyped", "missing", "renamed", "not a number"],
+)
+def test_a_report_off_its_schema_is_refused_naming_the_field(
+    saved: Path, tmp_path: Path, change: Any, field: str
+) -> None:
+    path = _copy(saved, tmp_path / "b")
+    report = json.loads((path / REPORT).read_text())
+    (path / REPORT).write_text(json.dumps(change(report)))
+    _reseal(path, REPORT)
+    with pytest.raises(BundleError, match=rf"{REPORT}.*'{re.escape(field)}'"):
+        load_bundle(path)
 
 
 def test_the_manifest_lists_every_file_with_its_digest(saved: Path) -> None:

@@ -3,12 +3,8 @@ the way the training CLI stores them (bundle files at the top, the manifest's sh
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,13 +18,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 
-from scoring import make_explainer
-from scoring.bundle import MANIFEST, Bundle, save_bundle
+from scoring.bundle import Bundle
 from scoring.explanation import Explanation, Level
-from scoring.feature_map import FeatureMap
-from scoring.schema import Schema
 
 COLORS = ("blue", "green", "red")
+YES_NO = ["no", "yes"]
 
 
 def mixed_frame(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
@@ -48,35 +42,37 @@ def mixed_frame(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
     return X, y
 
 
+def built(model: Any, X: pd.DataFrame, y: Any, *, eval_rows: int = 40, **options: Any) -> Bundle:
+    """The bundle of a fitted `model` as the training code builds it (`training.build_bundle`:
+    explainer, schema, feature map and report), its metrics and global importance over the first
+    `eval_rows` rows. `options` are build_bundle's (explainer, budget, class_names, ...)."""
+    from training.package import build_bundle
+
+    return build_bundle(
+        model,
+        X,
+        X_eval=X.iloc[:eval_rows],
+        y_eval=np.asarray(y)[:eval_rows],
+        omit_sample="a service test bundle",
+        progress=False,
+        **options,
+    ).bundle
+
+
 def mixed_bundle() -> Bundle:
-    """A 3-class pipeline (impute + scale numbers, one-hot colours) with a linear explainer over the
-    engineered columns and a feature map back to raw ones: both levels."""
+    """A 3-class pipeline (scale numbers, impute the one with gaps, one-hot colours) with a linear
+    explainer over the engineered columns and a feature map back to raw ones: both levels. Only
+    `weight` takes a missing value (the model imputes only it)."""
     X, y = mixed_frame()
-    numeric = ["size", "weight", "count"]
     pre = ColumnTransformer(
         [
-            ("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
+            ("num", StandardScaler(), ["size", "count"]),
+            ("gaps", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), ["weight"]),
             ("cat", OneHotEncoder(handle_unknown="error"), ["color"]),
         ]
     )
     model = Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
-    Z = np.asarray(model[:-1].transform(X), dtype=float)
-    engineered = [str(n) for n in model[:-1].get_feature_names_out()]
-    raw = list(X.columns)
-    matrix = np.zeros((len(engineered), len(raw)))
-    for j, name in enumerate(engineered):
-        column = name.split("__", 1)[1]
-        owner = column if column in raw else column.rsplit("_", 1)[0]
-        matrix[j, raw.index(owner)] = 1.0
-    feature_map = FeatureMap(tuple(raw), tuple(engineered), matrix)
-    class_names = ["low", "mid", "high"]
-    explainer = make_explainer(model[-1], Z, "linear", feature_names=engineered, class_names=class_names)
-    schema = Schema.from_frame(
-        X, task="classification", target="grade", classes=class_names, nullable=["weight"]
-    )
-    bundle = Bundle(model=model, explainer=explainer, schema=schema, feature_map=feature_map)
-    bundle.report = report_for(bundle, X.iloc[:40])
-    return bundle
+    return built(model, X, y, explainer="linear", class_names=["low", "mid", "high"], target="grade")
 
 
 def svc_bundle() -> Bundle:
@@ -87,11 +83,16 @@ def svc_bundle() -> Bundle:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True) is announced for removal
         model = SVC(probability=True, random_state=0).fit(frame, y)
-    explainer = make_explainer(model, frame, "kernel", n_background=8, budget=48, class_names=["no", "yes"])
-    schema = Schema.from_frame(frame, task="classification", classes=["no", "yes"])
-    bundle = Bundle(model=model, explainer=explainer, schema=schema)
-    bundle.report = report_for(bundle, frame.iloc[:20])
-    return bundle
+    return built(
+        model,
+        frame,
+        y,
+        eval_rows=20,
+        explainer="kernel",
+        n_background=8,
+        budget=48,
+        class_names=["no", "yes"],
+    )
 
 
 def amortized_bundle() -> Bundle:
@@ -102,11 +103,15 @@ def amortized_bundle() -> Bundle:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         model = SVC(probability=True, random_state=0).fit(frame, y)
-    explainer = make_explainer(model, frame, "amortized", fit_evaluations=60_000, class_names=["no", "yes"])
-    schema = Schema.from_frame(frame, task="classification", classes=["no", "yes"])
-    bundle = Bundle(model=model, explainer=explainer, schema=schema)
-    bundle.report = report_for(bundle, frame.iloc[:20])
-    return bundle
+    return built(
+        model,
+        frame,
+        y,
+        eval_rows=20,
+        explainer="amortized",
+        fit_evaluations=60_000,
+        class_names=["no", "yes"],
+    )
 
 
 def logistic_bundle(n_features: int = 8) -> Bundle:
@@ -116,42 +121,14 @@ def logistic_bundle(n_features: int = 8) -> Bundle:
     )
     frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(n_features)])
     model = LogisticRegression(max_iter=500).fit(frame, y)
-    explainer = make_explainer(model, frame, "linear")
-    schema = Schema.from_frame(frame, task="classification", classes=[str(c) for c in model.classes_])
-    return Bundle(model=model, explainer=explainer, schema=schema, report={})
+    return built(model, frame, y, explainer="linear")
 
 
 def regression_bundle() -> Bundle:
     X, y = make_regression(n_samples=200, n_features=5, random_state=3)
     frame = pd.DataFrame(X, columns=[f"r{j}" for j in range(5)])
     model = GradientBoostingRegressor(n_estimators=20, max_depth=2, random_state=0).fit(frame, y)
-    explainer = make_explainer(model, frame, "tree")
-    schema = Schema.from_frame(frame, task="regression", target="price")
-    return Bundle(model=model, explainer=explainer, schema=schema, report={})
-
-
-def report_for(bundle: Bundle, X: pd.DataFrame) -> dict[str, Any]:
-    """The parts of the training report the service reads, shaped as `training.report` writes them."""
-    importance = {}
-    for level in bundle.levels:
-        e = bundle.explain(X, level)
-        per_output = np.abs(e.values).mean(axis=0)
-        importance[str(level)] = {
-            "rows": e.n_rows,
-            "space": str(e.space),
-            "feature_names": list(e.feature_names),
-            "output_names": list(e.output_names),
-            "mean_abs": per_output.tolist(),
-            "mean_abs_overall": per_output.mean(axis=1).tolist(),
-        }
-    return {
-        "metrics": {"accuracy": 0.9},
-        "metrics_on": "evaluation frame",
-        "global_importance": importance,
-        "global_importance_rows": "training rows",
-        "fidelity": {"method": str(bundle.explainer.method), "exact": False, "median_relative_l2": 0.05},
-        "explainer": {"method": str(bundle.explainer.method), "explains": "the model"},
-    }
+    return built(model, frame, y, explainer="tree", target="price")
 
 
 BUILDERS: dict[str, Callable[[], Bundle]] = {
@@ -164,16 +141,11 @@ BUILDERS: dict[str, Callable[[], Bundle]] = {
 
 
 def store_bundle(name: str, bundle: Bundle) -> str:
-    """Save `bundle` as a new version of model `name` in the current BentoML model store; its tag."""
-    import bentoml
+    """Save `bundle` as a new version of model `name` in the current BentoML model store, as
+    training stores it (the manifest's sha256 in the metadata); its tag."""
+    from training.store import save_to_store
 
-    with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
-        folder = Path(scratch) / "bundle"
-        save_bundle(folder, bundle)
-        digest = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
-        with bentoml.models.create(name, metadata={"manifest_sha256": digest}) as model:
-            shutil.copytree(folder, model.path, dirs_exist_ok=True)
-        return str(model.tag)
+    return save_to_store(name, bundle)[0]
 
 
 def reference(bundle: Bundle, rows: list[dict[str, Any]], level: str = "raw") -> Explanation:

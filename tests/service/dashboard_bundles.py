@@ -4,9 +4,6 @@ with class names ("no", "yes") over raw labels 0 / 1, as the training CLI saves 
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from scoring import make_explainer
-from scoring.bundle import MANIFEST, Bundle, save_bundle
-from scoring.feature_map import FeatureMap
+from scoring.bundle import Bundle, save_bundle
 from scoring.sample import make_sample, omit_sample
-from scoring.schema import Schema
+from training.package import build_bundle
 
 CLASS_NAMES = ("no", "yes")
 SEGMENTS = ("north", "south", "west")
@@ -51,24 +46,17 @@ def sample_bundle(
         [("num", StandardScaler(), numeric), ("cat", OneHotEncoder(handle_unknown="error"), ["segment"])]
     )
     model = Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=500))]).fit(X_train, y_train)
-    Z = np.asarray(model[:-1].transform(X_train), dtype=float)
-    engineered = [str(n) for n in model[:-1].get_feature_names_out()]
-    raw = list(X.columns)
-    matrix = np.zeros((len(engineered), len(raw)))
-    for j, name in enumerate(engineered):
-        column = name.split("__", 1)[1]
-        matrix[j, raw.index(column if column in raw else column.rsplit("_", 1)[0])] = 1.0
-    explainer = make_explainer(
-        model[-1], Z, "linear", feature_names=engineered, class_names=list(CLASS_NAMES)
-    )
-    schema = Schema.from_frame(X_train, task="classification", target="churn", classes=CLASS_NAMES)
-    bundle = Bundle(
-        model=model,
-        explainer=explainer,
-        schema=schema,
-        feature_map=FeatureMap(tuple(raw), tuple(engineered), matrix),
-        report={"metrics": {"accuracy": 0.9}, "metrics_on": "evaluation frame"},
-    )
+    bundle = build_bundle(
+        model,
+        X_train,
+        X_eval=X_eval,
+        y_eval=y_eval,
+        class_names=list(CLASS_NAMES),
+        target="churn",
+        explainer="linear",
+        omit_sample="the tests make their own",
+        progress=False,
+    ).bundle
     return bundle, X_eval.reset_index(drop=True), y_eval
 
 
@@ -83,13 +71,10 @@ def save_sample_bundle(
 
 
 def store_sample_bundle(name: str, *, n_eval: int = 400, omit: str | None = None) -> str:
-    """Save a sample bundle as a new version of `name` in the current BentoML model store; its tag."""
-    import bentoml
+    """Save a sample bundle as a new version of `name` in the current BentoML model store (as
+    training stores it); its tag."""
+    from training.store import save_to_store
 
-    with tempfile.TemporaryDirectory(prefix="bundle-") as scratch:
-        folder = Path(scratch) / "bundle"
-        save_sample_bundle(folder, n_eval=n_eval, omit=omit)
-        digest = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
-        with bentoml.models.create(name, metadata={"manifest_sha256": digest}) as model:
-            shutil.copytree(folder, model.path, dirs_exist_ok=True)
-        return str(model.tag)
+    bundle, X_eval, y_eval = sample_bundle(n_eval=n_eval)
+    files = omit_sample(omit) if omit else make_sample(bundle, X_eval, y_eval, max_rows=5000, seed=0)
+    return save_to_store(name, bundle, files=files)[0]

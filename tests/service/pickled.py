@@ -11,9 +11,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from scoring import make_explainer
 from scoring.bundle import Bundle
-from scoring.schema import Schema
+from tests.service.bundles import built
 
 
 def double(Z: Any) -> Any:
@@ -24,6 +23,4 @@ def pickled_bundle() -> Bundle:
     X, y = make_classification(n_samples=200, n_features=3, n_informative=3, n_redundant=0, random_state=4)
     frame = pd.DataFrame(X, columns=["p0", "p1", "p2"])
     model = make_pipeline(FunctionTransformer(double), LogisticRegression()).fit(frame, y)
-    explainer = make_explainer(model, frame, "exact", n_background=5)
-    schema = Schema.from_frame(frame, task="classification", classes=[str(c) for c in model.classes_])
-    return Bundle(model=model, explainer=explainer, schema=schema, report={})
+    return built(model, frame, y, explainer="exact", n_background=5)

@@ -82,7 +82,8 @@ def test_data_holds_the_model_the_report_and_the_sample(saved: tuple[Bundle, Pat
     assert [f["name"] for f in model["features"]] == list(bundle.schema.names)
     assert model["levels"] == ["raw", "engineered"]
     assert (model["method"], model["space"]) == ("linear", "log_odds")
-    assert data["report"] == bundle.report
+    assert data["report"] == bundle.report.to_json()
+    assert data["report"]["metrics_on"] == "evaluation frame" and "accuracy" in data["report"]["metrics"]
     sample = data["sample"]
     assert sample["omitted"] is None and sample["n_rows"] == 200 and sample["n_source_rows"] == 300
     assert set(sample["y_pred"]) <= set(CLASS_NAMES)

@@ -10,7 +10,7 @@ import pytest
 
 from scoring.bundle import MANIFEST, save_bundle
 from scoring.errors import BundleError
-from service.loading import check_manifest_digest, load_served_bundle
+from service.loading import load_served_bundle, verify_served_bundle
 from tests.service.bundles import logistic_bundle
 
 
@@ -32,7 +32,9 @@ def test_loads_with_the_recorded_digest(folder: Path) -> None:
 @pytest.mark.parametrize("metadata", [{}, {"manifest_sha256": ""}, {"manifest_sha256": None}])
 def test_digest_is_required(folder: Path, metadata: dict) -> None:
     with pytest.raises(BundleError, match="manifest_sha256"):
-        check_manifest_digest(folder, metadata)
+        load_served_bundle(folder, metadata, name="m", version="v1")
+    with pytest.raises(BundleError, match="manifest_sha256"):
+        verify_served_bundle(folder, metadata, signing_key=None, allow_pickle=False)
 
 
 def test_changed_manifest_is_refused(folder: Path) -> None:
@@ -50,4 +52,4 @@ def test_changed_file_is_refused(folder: Path) -> None:
 
 def test_not_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="not a bundle"):
-        check_manifest_digest(tmp_path, {"manifest_sha256": "0" * 64})
+        load_served_bundle(tmp_path, {"manifest_sha256": "0" * 64}, name="m", version="v1")

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.bundle import Bundle
+from scoring.description import describe
 from scoring.explanation import OTHER, Level
 from service.config import Settings
 from service.outputs import Outputs
@@ -102,33 +103,41 @@ def test_regressor_has_no_class_and_no_probabilities() -> None:
 
 def test_global_importance_reads_the_training_report(mixed: tuple[Bundle, pd.DataFrame]) -> None:
     bundle, _ = mixed
-    body = global_importance_body(MODEL, bundle)
+    body = global_importance_body(MODEL, describe(bundle))
     assert set(body["levels"]) == {"raw", "engineered"}
     raw = body["levels"]["raw"]
     assert raw["rows"] == 40 and raw["space"] == "log_odds"
     values = [f["value"] for f in raw["features"]]
     assert values == sorted(values, reverse=True)
-    assert set(global_importance_body(MODEL, bundle, Level.RAW)["levels"]) == {"raw"}
+    assert set(global_importance_body(MODEL, describe(bundle), Level.RAW)["levels"]) == {"raw"}
+    # the figures are the mean |attribution| over the rows training explained (its first 40)
+    X, _ = mixed_frame()
+    expected = np.abs(bundle.explain(X.iloc[:40], Level.RAW).values).mean(axis=0)  # (M, K)
+    names = list(bundle.schema.names)
+    for item in raw["features"]:
+        j = names.index(item["feature"])
+        assert item["value"] == pytest.approx(expected[j].mean(), rel=1e-9)
+        assert list(item["outputs"].values()) == pytest.approx(expected[j].tolist(), rel=1e-9)
 
 
-def test_global_importance_of_a_plain_mapping_and_of_none(mixed: tuple[Bundle, pd.DataFrame]) -> None:
+def test_a_bundle_without_a_training_report_has_no_global_importance(
+    mixed: tuple[Bundle, pd.DataFrame],
+) -> None:
     bundle, _ = mixed
-    plain = Bundle(
-        bundle.model, bundle.explainer, bundle.schema, {"global_importance": {"raw": {"a": 0.1, "b": -2}}}
-    )
-    body = global_importance_body(MODEL, plain, Level.RAW)
-    assert [f["feature"] for f in body["levels"]["raw"]["features"]] == ["b", "a"]
-    assert (
-        global_importance_body(MODEL, Bundle(bundle.model, bundle.explainer, bundle.schema))["levels"] == {}
-    )
+    plain = Bundle(bundle.model, bundle.explainer, bundle.schema, feature_map=bundle.feature_map)
+    body = global_importance_body(MODEL, describe(plain))
+    assert body["levels"] == {} and body["source"] is None
 
 
 def test_metadata(mixed: tuple[Bundle, pd.DataFrame]) -> None:
     bundle, _ = mixed
-    body = metadata_body(MODEL, bundle, Settings())
+    body = metadata_body(MODEL, describe(bundle), bundle.explainer, Settings())
     assert body["classes"] == ["low", "mid", "high"] and body["class_labels"] == [0, 1, 2]
     assert body["explainer"]["space"] == "log_odds" and body["explainer"]["outputs"] == ["low", "mid", "high"]
     assert body["limits"] == {"max_rows": Settings().max_rows, "max_body_bytes": Settings().max_body_bytes}
+    assert body["metrics"] == dict(bundle.report.metrics) and body["metrics_on"] == "evaluation frame"
+    fidelity = body["explainer"]["fidelity"]
+    assert fidelity["exact"] is True and fidelity == bundle.report.to_json()["fidelity"]
 
 
 def test_error_bodies_name_row_and_field() -> None:

@@ -52,8 +52,9 @@ def test_auto_picks_exact_over_the_raw_columns() -> None:
     bundle, report = built.bundle, built.report
     assert bundle.explainer.method == "exact"
     assert bundle.feature_map is None and bundle.levels == (Level.RAW,)
-    assert report["explainer"]["explains"] == "the whole pipeline over raw columns"
-    assert "7 raw" in report["explainer"]["reason"] and "15 engineered" in report["explainer"]["reason"]
+    reason = str(report.explainer.reason)
+    assert report.explainer.explains == "the whole pipeline over raw columns"
+    assert "7 raw" in reason and "15 engineered" in reason
     e = bundle.explain(X.iloc[:3])
     assert e.feature_names == tuple(X.columns)
     e.check_additivity(atol=1e-9)

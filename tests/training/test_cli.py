@@ -57,7 +57,9 @@ def test_the_default_run_trains_saves_and_builds(bentoml_home: Path) -> None:
     assert f"bentoml serve {bento.group(1)} --host 127.0.0.1 --port 3000" in out
     bundle = load_from_store(tag.group(1))
     assert bundle.explainer.method == "amortized" and bundle.schema.classes == ("malignant", "benign")
-    assert bundle.report["fidelity"]["measured_at_fit"]["kernel"]["params"]["budget"] == 32
+    assert bundle.report is not None and bundle.report.fidelity is not None
+    measured = bundle.report.fidelity.measured_at_fit
+    assert measured is not None and measured["kernel"]["params"]["budget"] == 32
 
 
 def test_a_csv_with_a_mixed_table(

@@ -20,7 +20,7 @@ def test_breast_cancer_svc(bentoml_home: Path, capsys: pytest.CaptureFixture[str
     assert "amortized is within tolerance" in out
     bundle = load_from_store(saved.tag)
     assert bundle.schema.names[0] == "mean radius" and bundle.classes == ("malignant", "benign")
-    assert saved.report["metrics"]["accuracy"] == pytest.approx(0.904, abs=1e-3)
+    assert saved.report.metrics["accuracy"] == pytest.approx(0.904, abs=1e-3)
 
 
 def test_mixed_table_at_both_levels(bentoml_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

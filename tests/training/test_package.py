@@ -50,17 +50,18 @@ def test_a_mapped_pipeline_is_explained_at_both_levels(mixed: Any, mixed_pipelin
     np.testing.assert_allclose(raw.values.sum(axis=1), engineered.values.sum(axis=1), atol=1e-10)
     raw.check_additivity()
     engineered.check_additivity()
-    assert report["explainer"]["method"] == "linear" and report["fidelity"]["exact"] is True
-    assert "final estimator over engineered columns" in report["explainer"]["explains"]
-    assert set(report["metrics"]) >= {"accuracy", "roc_auc", "log_loss"}
-    gi = report["global_importance"]
+    assert report.fidelity is not None
+    assert report.explainer.method == "linear" and report.fidelity.exact is True
+    assert "final estimator over engineered columns" in report.explainer.explains
+    assert set(report.metrics) >= {"accuracy", "roc_auc", "log_loss"}
+    gi = report.global_importance
     assert set(gi) == {"raw", "engineered"}
-    assert gi["raw"]["rows"] == len(X_test)  # linear: every evaluation row
-    assert len(gi["raw"]["mean_abs"]) == X_test.shape[1] and len(gi["raw"]["mean_abs"][0]) == 2
-    assert gi["raw"]["output_names"] == ["no", "yes"]
+    assert gi["raw"].rows == len(X_test)  # linear: every evaluation row
+    assert len(gi["raw"].mean_abs) == X_test.shape[1] and len(gi["raw"].mean_abs[0]) == 2
+    assert gi["raw"].output_names == ("no", "yes")
     assert built.files[PLOT].startswith(b"\x89PNG")
     assert bundle.manifest["explained"]["levels"] == ["raw", "engineered"]
-    assert set(report["timings"]) >= {
+    assert set(report.timings) >= {
         "fit_explainer_s",
         "global_importance_s",
         "fidelity_s",
@@ -109,12 +110,12 @@ def test_a_mixing_preprocessor_explains_the_whole_pipeline_over_raw_columns(mixe
     built = build_bundle(model, X_train[cols], X_eval=X_test[cols], y_eval=y_test, n_background=10, **QUICK)
     report = built.report
     assert built.bundle.levels == (Level.RAW,)
-    assert report["explainer"]["method"] == "exact"  # three raw columns: exact is affordable
-    assert report["explainer"]["explains"] == "the whole pipeline over raw columns"
-    assert "mixes columns" in report["explainer"]["reason"]
+    assert report.explainer.method == "exact"  # three raw columns: exact is affordable
+    assert report.explainer.explains == "the whole pipeline over raw columns"
+    assert "mixes columns" in str(report.explainer.reason)
     assert "mixes columns" in built.bundle.manifest["explained"]["reason"]
-    assert set(report["global_importance"]) == {"raw"}
-    assert report["global_importance"]["raw"]["feature_names"] == cols
+    assert set(report.global_importance) == {"raw"}
+    assert list(report.global_importance["raw"].feature_names) == cols
 
 
 def test_a_sampled_explainer_reports_its_fidelity_against_a_larger_kernel(mixed: Any) -> None:
@@ -132,11 +133,11 @@ def test_a_sampled_explainer_reports_its_fidelity_against_a_larger_kernel(mixed:
         importance_rows=12,
         **QUICK,
     )
-    fidelity = built.report["fidelity"]
-    assert fidelity["exact"] is False and fidelity["rows"] == 4
-    assert fidelity["reference"] == {"method": "kernel", "budget": 16, "n_background": 10}
-    assert 0 <= fidelity["median_relative_l2"] < 1
-    assert built.report["global_importance"]["raw"]["rows"] == 12
+    fidelity = built.report.fidelity
+    assert fidelity is not None and fidelity.exact is False and fidelity.rows == 4
+    assert fidelity.reference == {"method": "kernel", "budget": 16, "n_background": 10}
+    assert fidelity.median_rel_l2 is not None and 0 <= fidelity.median_rel_l2 < 1
+    assert built.report.global_importance["raw"].rows == 12
 
 
 def test_a_tree_model_uses_the_tree_explainer_on_engineered_columns(mixed: Any) -> None:
@@ -149,7 +150,7 @@ def test_a_tree_model_uses_the_tree_explainer_on_engineered_columns(mixed: Any) 
         y_train,
     )
     built = build_bundle(model, X_train, X_eval=X_test, y_eval=y_test, **QUICK)
-    assert built.report["explainer"]["method"] == "tree" and built.bundle.levels == (
+    assert built.report.explainer.method == "tree" and built.bundle.levels == (
         Level.RAW,
         Level.ENGINEERED,
     )
@@ -169,7 +170,7 @@ def test_arrays_with_feature_names(mixed: Any) -> None:
         **QUICK,
     )
     assert built.bundle.schema.names == tuple(cols)
-    assert built.report["global_importance"]["raw"]["feature_names"] == cols
+    assert list(built.report.global_importance["raw"].feature_names) == cols
     with pytest.raises(ValueError, match="feature names"):
         build_bundle(model, X_train[cols].to_numpy(), feature_names=["a"], **QUICK)
 
@@ -191,11 +192,12 @@ def test_auto_on_a_wide_black_box_records_its_choice_and_fit_time_fidelity() -> 
         **QUICK,
     )
     report, method = built.report, built.bundle.explainer.method
-    assert method in ("amortized", "kernel") and report["explainer"]["method"] == method
-    assert "a black box with more than 10 features" in report["explainer"]["chosen_because"]
-    assert built.bundle.manifest["explained"]["chosen_because"] == report["explainer"]["chosen_because"]
-    measured = report["fidelity"]["measured_at_fit"]
-    assert report["fidelity"]["median_relative_l2"] == measured[method]["median_rel_l2"]
-    assert report["fidelity"]["reference"]["method"].startswith(("exact", "permutation"))
+    fidelity = report.fidelity
+    assert fidelity is not None and fidelity.measured_at_fit is not None and fidelity.reference is not None
+    assert method in ("amortized", "kernel") and report.explainer.method == method
+    assert "a black box with more than 10 features" in str(report.explainer.chosen_because)
+    assert built.bundle.manifest["explained"]["chosen_because"] == report.explainer.chosen_because
+    assert fidelity.median_rel_l2 == fidelity.measured_at_fit[method]["median_rel_l2"]
+    assert fidelity.reference["method"].startswith(("exact", "permutation"))
     if method == "amortized":  # a fast method: global importance over every evaluation row
-        assert report["global_importance"]["raw"]["rows"] == 40
+        assert report.global_importance["raw"].rows == 40

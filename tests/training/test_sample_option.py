@@ -29,7 +29,7 @@ def test_the_sample_holds_the_evaluation_rows(mixed: Any, mixed_pipeline: Any) -
     assert doc["omitted"] is None and doc["n_rows"] == doc["n_source_rows"] == len(X_test)
     assert doc["y_true"] == np.where(y_test.to_numpy() == 1, "yes", "no").tolist()
     assert set(doc["explanations"]) == {"raw", "engineered"}
-    assert "sample_s" in built.report["timings"]
+    assert "sample_s" in built.report.timings
 
     capped = _doc(
         build_bundle(mixed_pipeline, X_train, X_eval=X_test, y_eval=y_test, sample_rows=7, seed=3, **QUICK)
@@ -47,11 +47,11 @@ def test_a_costly_explainer_reuses_the_rows_global_importance_explained(
         n_background=5, **QUICK,
     )  # fmt: skip
     doc = _doc(built)
-    importance = built.report["global_importance"]["raw"]
-    assert doc["n_rows"] == importance["rows"] < len(X_test)
+    importance = built.report.global_importance["raw"]
+    assert doc["n_rows"] == importance.rows < len(X_test)
     # the stored attributions are the ones global importance averaged, not a second sampling
     values = np.abs(np.asarray(doc["explanations"]["raw"]["values"])).mean(axis=0)
-    np.testing.assert_allclose(values, importance["mean_abs"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(values, importance.mean_abs, rtol=1e-4, atol=1e-6)
 
 
 def test_the_sample_can_be_left_out(mixed: tuple[pd.DataFrame, pd.Series], mixed_pipeline: Any) -> None:
