@@ -154,3 +154,18 @@ def test_sparse_data_gives_the_linear_surrogate_an_l1_fit(linear):
     explanation = explainer.explain_local(X[:5])
     values = np.array(explanation.local_importance_values)
     assert np.allclose(values.sum(axis=1) + explanation.expected_values, inner.predict(X[:5]))
+
+
+def test_tabular_shap_values_output_probability_explains_probabilities():
+    """A linear classifier is explained in log-odds by default; 'probability' asks for its
+    probabilities, which only KernelSHAP gives: exact Shapley values of predict_proba."""
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    assert TabularExplainer(model, X).explain_local(X[:3]).method == "shap.linear"
+    explanation = TabularExplainer(model, X, shap_values_output="probability").explain_local(X[:3])
+    assert explanation.method == "shap.kernel"
+    values = np.array(explanation.local_importance_values)
+    summary = shap.kmeans(X, 10)
+    truth, _ = shapley_table(model.predict_proba, X[:3], summary.data, summary.weights)
+    assert np.allclose(values, np.moveaxis(truth, 2, 0), atol=1e-6)
+    assert np.allclose(values.sum(axis=2).T + explanation.expected_values, model.predict_proba(X[:3]))
