@@ -11,9 +11,10 @@ explicitly, and readers say so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
@@ -123,7 +124,7 @@ class Report:
     @classmethod
     def from_json(cls, doc: Any) -> Report:
         """The report of a parsed `report.json`; BundleError naming the first field that does not match."""
-        return _read_report(doc, "report")
+        return _read(cls, doc, "report")
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -138,173 +139,78 @@ def _to_json(obj: Any) -> Any:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def _read_report(doc: Any, at: str) -> Report:
-    d = _object(doc, at, Report)
-    return Report(
-        task=_str(d, "task", at),
-        explainer=_required(d, "explainer", at, _read_explainer),
-        model=_optional(d, "model", at, _as_str),
-        classes=tuple(_list(d, "classes", at, _as_str)),
-        class_labels=tuple(_list(d, "class_labels", at, _as_json)),
-        data=_optional(d, "data", at, _read_data),
-        metrics=_mapping(d, "metrics", at, _as_float),
-        metrics_on=_optional(d, "metrics_on", at, _as_str),
-        global_importance=_mapping(d, "global_importance", at, _read_importance),
-        global_importance_rows=_optional(d, "global_importance_rows", at, _as_str),
-        fidelity=_optional(d, "fidelity", at, _read_fidelity),
-        timings=_mapping(d, "timings", at, _as_float),
-        training_explainer=_optional(d, "training_explainer", at, _as_object),
-    )
-
-
-def _read_data(value: Any, at: str) -> DataSizes:
-    d = _object(value, at, DataSizes)
-    return DataSizes(
-        train_rows=_int(d, "train_rows", at),
-        raw_features=_int(d, "raw_features", at),
-        engineered_features=_int(d, "engineered_features", at),
-        explainer_rows=_int(d, "explainer_rows", at),
-        max_explain_rows=_int(d, "max_explain_rows", at),
-        eval_rows=_optional(d, "eval_rows", at, _as_int),
-    )
-
-
-def _read_importance(value: Any, at: str) -> Importance:
-    d = _object(value, at, Importance)
-    try:
-        return Importance(
-            rows=_int(d, "rows", at),
-            space=_str(d, "space", at),
-            feature_names=tuple(_list(d, "feature_names", at, _as_str)),
-            output_names=tuple(_list(d, "output_names", at, _as_str)),
-            mean_abs=tuple(tuple(row) for row in _list(d, "mean_abs", at, _float_list)),
-            mean_abs_overall=tuple(_list(d, "mean_abs_overall", at, _as_float)),
-            max_abs_residual=_required(d, "max_abs_residual", at, _as_float),
-        )
-    except BundleError as e:
-        raise BundleError(f"report field '{at}': {e}") from None
-
-
-def _read_fidelity(value: Any, at: str) -> Fidelity:
-    d = _object(value, at, Fidelity)
-    return Fidelity(
-        method=_str(d, "method", at),
-        exact=_required(d, "exact", at, _as_bool),
-        note=_optional(d, "note", at, _as_str),
-        reference=_optional(d, "reference", at, _as_object),
-        rows=_optional(d, "rows", at, _as_int),
-        median_rel_l2=_optional(d, "median_rel_l2", at, _as_float),
-        p90_rel_l2=_optional(d, "p90_rel_l2", at, _as_float),
-        median_estimated_rel_error=_optional(d, "median_estimated_rel_error", at, _as_float),
-        seconds=_optional(d, "seconds", at, _as_float),
-        measured_at_fit=_optional(d, "measured_at_fit", at, _as_object),
-    )
-
-
-def _read_explainer(value: Any, at: str) -> ExplainerReport:
-    d = _object(value, at, ExplainerReport)
-    return ExplainerReport(
-        method=_str(d, "method", at),
-        explains=_str(d, "explains", at),
-        requested=_optional(d, "requested", at, _as_str),
-        params=_optional(d, "params", at, _as_object),
-        space=_optional(d, "space", at, _as_str),
-        levels=tuple(_list(d, "levels", at, _as_str)),
-        reason=_optional(d, "reason", at, _as_str),
-        chosen_because=_optional(d, "chosen_because", at, _as_str),
-    )
-
-
-def _object(value: Any, at: str, cls: type) -> Mapping[str, Any]:
-    """`value` as an object holding only the fields `cls` declares."""
+# Each field is read by its declared type: str, int, float, bool, a tuple of one type, a mapping of
+# text to one type (Any: a free-form JSON object), a nested dataclass, or any of those or None.
+def _read(cls: type[T], value: Any, at: str) -> T:
+    """An instance of the dataclass `cls` from the JSON object `value` found at `at`."""
     if not isinstance(value, Mapping):
         raise _mismatch(at, "an object", value)
-    unknown = sorted(str(k) for k in value if k not in {f.name for f in fields(cls)})
+    declared = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(str(k) for k in value if k not in declared)
     if unknown:
         raise BundleError(
             f"report field '{_join(at, unknown[0])}' is not part of the report's schema "
-            f"({cls.__name__} has {[f.name for f in fields(cls)]})"
+            f"({cls.__name__} has {list(declared)})"
         )
-    return value
+    hints = get_type_hints(cls)
+    given = {}
+    for name, f in declared.items():
+        where = _join(at, name)
+        if value.get(name) is None:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise BundleError(f"report field '{where}' is missing")
+            continue
+        given[name] = _value(hints[name], value[name], where)
+    try:
+        return cls(**given)
+    except BundleError as e:  # a check across fields (e.g. Importance's shapes)
+        raise BundleError(f"report field '{at}': {e}") from None
 
 
-def _required(d: Mapping[str, Any], key: str, at: str, read: Callable[[Any, str], T]) -> T:
-    if key not in d or d[key] is None:
-        raise BundleError(f"report field '{_join(at, key)}' is missing")
-    return read(d[key], _join(at, key))
+def _value(kind: Any, value: Any, at: str) -> Any:
+    origin, args = get_origin(kind), get_args(kind)
+    if origin is UnionType or origin is Union:
+        (inner,) = [a for a in args if a is not type(None)]
+        return _value(inner, value, at)
+    if is_dataclass(kind):
+        return _read(kind, value, at)  # type: ignore[arg-type]
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise _mismatch(at, "a list", value)
+        return tuple(_value(args[0], v, f"{at}[{i}]") for i, v in enumerate(value))
+    if origin is Mapping:
+        if not isinstance(value, Mapping):
+            raise _mismatch(at, "an object", value)
+        if args[1] is Any:
+            return {str(k): v for k, v in value.items()}
+        return {str(k): _value(args[1], v, _join(at, str(k))) for k, v in value.items()}
+    return _scalar(kind, value, at)
 
 
-def _optional(d: Mapping[str, Any], key: str, at: str, read: Callable[[Any, str], T]) -> T | None:
-    value = d.get(key)
-    return None if value is None else read(value, _join(at, key))
-
-
-def _str(d: Mapping[str, Any], key: str, at: str) -> str:
-    return _required(d, key, at, _as_str)
-
-
-def _int(d: Mapping[str, Any], key: str, at: str) -> int:
-    return _required(d, key, at, _as_int)
-
-
-def _list(d: Mapping[str, Any], key: str, at: str, read: Callable[[Any, str], T]) -> list[T]:
-    """A list field; absent is empty."""
-    value = d.get(key, [])
-    where = _join(at, key)
-    if not isinstance(value, (list, tuple)):
-        raise _mismatch(where, "a list", value)
-    return [read(v, f"{where}[{i}]") for i, v in enumerate(value)]
-
-
-def _mapping(d: Mapping[str, Any], key: str, at: str, read: Callable[[Any, str], T]) -> dict[str, T]:
-    """An object field of named entries; absent is empty."""
-    value = d.get(key, {})
-    where = _join(at, key)
-    if not isinstance(value, Mapping):
-        raise _mismatch(where, "an object", value)
-    return {str(k): read(v, _join(where, str(k))) for k, v in value.items()}
-
-
-def _as_str(value: Any, at: str) -> str:
-    if not isinstance(value, str):
-        raise _mismatch(at, "a string", value)
-    return value
-
-
-def _as_bool(value: Any, at: str) -> bool:
-    if not isinstance(value, bool):
-        raise _mismatch(at, "true or false", value)
-    return value
-
-
-def _as_int(value: Any, at: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise _mismatch(at, "an integer", value)
-    return int(value)
-
-
-def _as_float(value: Any, at: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise _mismatch(at, "a number", value)
-    return float(value)
-
-
-def _float_list(value: Any, at: str) -> list[float]:
-    if not isinstance(value, (list, tuple)):
-        raise _mismatch(at, "a list of numbers", value)
-    return [_as_float(v, f"{at}[{i}]") for i, v in enumerate(value)]
-
-
-def _as_object(value: Any, at: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _mismatch(at, "an object", value)
-    return {str(k): v for k, v in value.items()}
-
-
-def _as_json(value: Any, at: str) -> Any:
-    if not isinstance(value, (str, int, float, bool)):
-        raise _mismatch(at, "a JSON scalar", value)
-    return value
+def _scalar(kind: Any, value: Any, at: str) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise _mismatch(at, "true or false", value)
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise _mismatch(at, "a string", value)
+        return value
+    if isinstance(value, bool) and kind is not Any:
+        raise _mismatch(at, "an integer" if kind is int else "a number", value)
+    if kind is int:
+        if not isinstance(value, int):
+            raise _mismatch(at, "an integer", value)
+        return value
+    if kind is float:
+        if not isinstance(value, (int, float)):
+            raise _mismatch(at, "a number", value)
+        return float(value)
+    if kind is Any:
+        if not isinstance(value, (str, int, float, bool)):
+            raise _mismatch(at, "a JSON scalar", value)
+        return value
+    raise TypeError(f"the report's schema declares a field of type {kind!r} that cannot be read")
 
 
 def _join(at: str, key: str) -> str:

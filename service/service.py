@@ -34,7 +34,7 @@ from service.limits import RequestGuard
 from service.loading import load_served_bundle
 from service.openapi import OpenAPITruth, describe_rows
 from service.outputs import Outputs
-from service.requests import parse_level, parse_predict
+from service.requests import PredictInput, parse_level, parse_predict
 from service.responses import global_importance_body, metadata_body, model_body, predict_body
 from service.schemas import (
     GlobalImportanceRequest,
@@ -142,9 +142,10 @@ class ExplainedModel:
     ) -> Response:
         """Predict each row and explain it: attributions of the predicted class (or `target`);
         `max_ms` / `precision` refine every row within a budget (scoring.refine)."""
-        return await answered(
-            "POST /predict",
-            self._predict(
+
+        async def body() -> dict[str, Any]:
+            checked = parse_predict(
+                self.bundle,
                 rows=rows,
                 explain=explain,
                 top_k=top_k,
@@ -152,23 +153,14 @@ class ExplainedModel:
                 target=target,
                 max_ms=max_ms,
                 precision=precision,
-            ),
-        )
+                max_rows=self.settings.max_rows,
+            )
+            return await self._answer(checked)
 
-    async def _predict(
-        self, *, rows: Any, explain: Any, top_k: Any, level: Any, target: Any, max_ms: Any, precision: Any
-    ) -> dict[str, Any]:
-        checked = parse_predict(
-            self.bundle,
-            rows=rows,
-            explain=explain,
-            top_k=top_k,
-            level=level,
-            target=target,
-            max_ms=max_ms,
-            precision=precision,
-            max_rows=self.settings.max_rows,
-        )
+        return await answered("POST /predict", body())
+
+    async def _answer(self, checked: PredictInput) -> dict[str, Any]:
+        """The body answering a checked request: its rows predicted and explained in batches."""
         options = checked.options
         frame, screen = screen_rows(checked.frame)  # values near the float max: their own errors
         job = Job(frame, options.level if options.explain else None, options.budget)
