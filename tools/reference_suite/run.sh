@@ -7,15 +7,16 @@
 # (then HEAD's tests/ is exported). Everything is written under $WORKDIR (default /tmp/ic-run),
 # never into this repository: the reference's code is read and run there, not copied here.
 # ml-wrappers (the reference's data wrapper, used by its tests) is installed there on first use.
-# Environment: SRC, the scoring.compat to test (default: this checkout); SEL, a pytest -k filter
-# to add; OUTFILE, where pytest's report goes (default $WORKDIR/report.txt).
+# Environment: SRC, the scoring.compat to test (default: this checkout); PYTHON (default: the
+# venv of this checkout); SEL, a pytest -k filter to add; OUTFILE, where pytest's report goes
+# (default $WORKDIR/report.txt).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 REF=${1:?usage: run.sh REFERENCE [pytest args...]}
 shift
 WORK=${WORKDIR:-/tmp/ic-run}
-PY="$ROOT/.venv/bin/python"
+PY=${PYTHON:-$ROOT/.venv/bin/python}
 mkdir -p "$WORK"
 rm -rf "$WORK/suite" && mkdir -p "$WORK/suite"
 if [ -d "$REF/tests" ]; then
