@@ -151,7 +151,9 @@ def _predict_and_explain(
             bundle, pd.concat([frame, frame], ignore_index=True), options
         )
         return _select(prediction, explanation, np.array([True, False]))
-    return bundle.predict(frame), bundle.explain(frame, options.level)
+    answer = bundle.answer(frame, options.level)  # one pass, as the service's
+    assert answer.explanation is not None
+    return answer.prediction, answer.explanation
 
 
 def _ids(X: pd.DataFrame, options: ExplainOptions, offset: int, source: str) -> np.ndarray:

@@ -7,8 +7,9 @@ import hashlib
 import importlib.metadata
 import json
 import platform
-from collections.abc import Mapping
+import warnings
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,10 @@ from sklearn.pipeline import Pipeline
 
 from scoring.errors import BundleError, ValidationError
 from scoring.explainers import ScoringExplainer, load_explainer
-from scoring.explanation import Explanation, Level
+from scoring.explanation import Explanation, Level, Space
 from scoring.feature_map import FeatureMap
-from scoring.pipeline import model_input
+from scoring.pipeline import Pass, model_input
 from scoring.refine import Budget, needs_refinement, refine
-from scoring.report import ExplainerReport, Report, as_report
 from scoring.schema import Schema
 from scoring.signing import SIGNATURE, check_signature, write_signature
 from scoring.support import outside_schema
@@ -42,11 +42,6 @@ STORE_FILES = frozenset({"model.yaml"})
 # Files outside the digests: the store's, and the manifest's signature (it signs the manifest).
 UNLISTED = STORE_FILES | {SIGNATURE}
 PICKLE_FORMATS = frozenset({"joblib"})
-# What a bundle's explainer explains, in the words of its report, with and without a feature map.
-EXPLAINS_ENGINEERED = "the final estimator over engineered columns, folded to raw columns by the feature map"
-EXPLAINS_RAW = "the model over its input columns"
-# The model store's metadata key for the manifest's sha256 (see `recorded_digest`).
-MANIFEST_DIGEST_KEY = "manifest_sha256"
 
 # Libraries whose version must match exactly (the model's own code), and those where the
 # major.minor release must match (array and explainer code the state relies on).
@@ -78,6 +73,14 @@ class Prediction:
     probabilities: np.ndarray | None  # (n, K) for classifiers that give probabilities
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One pass over rows: their prediction, and their explanation when one was asked for."""
+
+    prediction: Prediction
+    explanation: Explanation | None
+
+
 @dataclass
 class Bundle:
     """A model that takes raw rows, and an explainer of it.
@@ -90,7 +93,7 @@ class Bundle:
     model: Any
     explainer: ScoringExplainer
     schema: Schema
-    report: Report | None = None  # None while a bundle is being built; a loaded bundle has one
+    report: dict[str, Any] = field(default_factory=dict)
     feature_map: FeatureMap | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
 
@@ -106,12 +109,8 @@ class Bundle:
         return self.schema.classes
 
     def predict(self, X: pd.DataFrame) -> Prediction:
-        data = model_input(self.model, X)
-        labels = np.asarray(self.model.predict(data))
-        probabilities = None
-        if is_classifier(self.model) and hasattr(self.model, "predict_proba"):
-            probabilities = np.asarray(self.model.predict_proba(data), dtype=float)
-        return Prediction(labels, probabilities)
+        """Labels (and probabilities) of raw rows."""
+        return self.answer(X).prediction
 
     def explain(
         self,
@@ -121,9 +120,58 @@ class Bundle:
         budget: Budget | None = None,
         default_budget: Budget | None = None,
     ) -> Explanation:
-        """Explain raw rows at `level`. Features outside what training saw are flagged. With
-        `budget` every row is refined within it (scoring.refine); else with `default_budget`
-        the rows that need it (out of range, or stated error far above the fit-time median)."""
+        """Explain raw rows at `level` (see `answer`)."""
+        explanation = self.answer(X, level, budget=budget, default_budget=default_budget).explanation
+        assert explanation is not None
+        return explanation
+
+    def answer(
+        self,
+        X: pd.DataFrame,
+        level: Level | None = None,
+        *,
+        budget: Budget | None = None,
+        default_budget: Budget | None = None,
+    ) -> Answer:
+        """Predict raw rows and, with a `level`, explain them, in one pass: the preprocessor runs
+        once, the model's probability function once, and the explainer reuses its outputs.
+
+        Features outside what training saw are flagged. With `budget` every row is refined within
+        it (scoring.refine); else with `default_budget` the rows that need it (out of range, or
+        stated error far above the fit-time median)."""
+        if level is not None:
+            level = self._check_level(level)
+        plan = self._pass
+        with warnings.catch_warnings():
+            # a frame's float block, to a step that was fitted on the frame (Pass.rows)
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            data = plan.rows(self.model, X)
+            inputs = data if plan.preprocessor is None else plan.preprocessor.transform(data)
+            estimator = plan.estimator
+            probabilities = None
+            if plan.probabilities:
+                probabilities = np.asarray(estimator.predict_proba(inputs), dtype=float)
+            if probabilities is not None and plan.argmax_labels:
+                labels = estimator.classes_.take(np.argmax(probabilities, axis=1), axis=0)  # its predict
+            else:
+                # the model's own predict: for most it is not argmax of predict_proba (SVC's Platt
+                # probabilities can disagree with its decision function); on an ndarray it is cheap
+                labels = np.asarray(estimator.predict(inputs))
+        prediction = Prediction(labels, probabilities)
+        if level is None:
+            return Answer(prediction, None)
+        rows = X if self.feature_map is None else dense(inputs)
+        # with a feature map the explainer sees the engineered rows dense: same outputs unless sparse
+        outputs = self._explained_outputs(
+            prediction, sparse=self.feature_map is not None and hasattr(inputs, "toarray")
+        )
+        return Answer(prediction, self._explain(X, rows, level, outputs, budget, default_budget))
+
+    @cached_property
+    def _pass(self) -> Pass:
+        return Pass.of(self.model)
+
+    def _check_level(self, level: Level | str) -> Level:
         level = Level(level)
         if level not in self.levels:
             raise ValidationError(
@@ -131,14 +179,41 @@ class Bundle:
                 "columns because its preprocessing mixes columns",
                 field="level",
             )
-        raw_outside = outside_schema(self.schema, X) if set(self.schema.names) <= set(X.columns) else None
+        return level
+
+    def _explained_outputs(self, prediction: Prediction, *, sparse: bool) -> np.ndarray | None:
+        """The explainer's `output_` of the rows, when the prediction already holds it: the
+        probabilities in probability space, a regressor's predictions in raw space. None (the
+        explainer computes them) when the model saw a sparse matrix and the explainer a dense one."""
+        space = self.explainer.space_
+        if sparse:
+            return None
+        if space is Space.PROBABILITY:
+            return prediction.probabilities
+        if space is Space.RAW and not self._pass.probabilities and not self.schema.classes:
+            labels = np.asarray(prediction.labels)
+            return labels.astype(float, copy=False).reshape(len(labels), -1)
+        return None
+
+    def _explain(
+        self,
+        X: pd.DataFrame,
+        rows: Any,
+        level: Level,
+        outputs: np.ndarray | None,
+        budget: Budget | None,
+        default_budget: Budget | None,
+    ) -> Explanation:
+        raw_outside = None
+        if set(self.schema.names) <= set(X.columns.tolist()):
+            raw_outside = outside_schema(self.schema, X)
         if self.feature_map is None:
-            explanation = self.explainer.explain(X, outside=raw_outside)
+            explanation = self.explainer.explain(rows, outside=raw_outside, outputs=outputs)
             return replace(self._refined(explanation, budget, default_budget), level=level)
         engineered = None
         if raw_outside is not None:
             engineered = (raw_outside.astype(float) @ (self.feature_map.matrix > 0).T) > 0
-        explanation = self.explainer.explain(self.explainer_rows(X), outside=engineered)
+        explanation = self.explainer.explain(rows, outside=engineered, outputs=outputs)
         explanation = self._refined(explanation, budget, default_budget)
         if level is Level.ENGINEERED:
             return explanation
@@ -163,10 +238,10 @@ class Bundle:
         """Raw rows as the explainer takes them: engineered (dense) with a feature map, else as given."""
         if self.feature_map is None:
             return X
-        return _dense(self.model[:-1].transform(model_input(self.model, X)))
+        return dense(self.model[:-1].transform(model_input(self.model, X)))
 
 
-def _dense(Z: Any) -> np.ndarray:
+def dense(Z: Any) -> np.ndarray:
     return np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=float)
 
 
@@ -190,8 +265,7 @@ def save_bundle(
     model_format = _save_model(bundle.model, path)
     bundle.explainer.save(path / EXPLAINER_DIR)
     (path / SCHEMA).write_text(json.dumps(bundle.schema.to_json(), indent=1))
-    report = bundle_report(bundle)
-    (path / REPORT).write_text(json.dumps(report.to_json(), indent=1, allow_nan=False))
+    (path / REPORT).write_text(json.dumps(_jsonable(bundle.report), indent=1))
     if bundle.feature_map is not None:
         (path / FEATURE_MAP).write_text(json.dumps(bundle.feature_map.to_json(), indent=1))
         np.save(path / FEATURE_MAP_MATRIX, bundle.feature_map.matrix, allow_pickle=False)
@@ -212,30 +286,7 @@ def save_bundle(
     if signing_key is not None:
         write_signature(path, MANIFEST, signing_key)
     bundle.manifest = manifest
-    bundle.report = report
     return manifest
-
-
-def bundle_report(bundle: Bundle) -> Report:
-    """The report saved with `bundle`: its own, checked against the schema, or for a bundle built
-    without a training run (no report yet), what the bundle itself says and no training figures."""
-    if bundle.report is not None:
-        return as_report(bundle.report)
-    explainer = bundle.explainer
-    classify = bundle.schema.task == "classification"
-    classes = tuple(str(c) for c in explainer.output_names_) if classify else ()
-    return Report(
-        task=bundle.schema.task,
-        explainer=ExplainerReport(
-            method=str(explainer.method),
-            explains=EXPLAINS_ENGINEERED if bundle.feature_map is not None else EXPLAINS_RAW,
-            params=explainer.get_params(),
-            space=str(explainer.space_),
-            levels=tuple(str(level) for level in bundle.levels),
-        ),
-        model=f"{type(bundle.model).__module__}.{type(bundle.model).__name__}",
-        classes=classes,
-    )
 
 
 def _save_model(model: Any, path: Path) -> str:
@@ -298,23 +349,22 @@ def _digests(path: Path) -> dict[str, str]:
     return out
 
 
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
 # -- loading ---------------------------------------------------------------------------------------
 def manifest_digest(path: str | Path) -> str:
-    """The sha256 of a bundle's manifest, which a model store keeps (under MANIFEST_DIGEST_KEY) to
-    check it by."""
+    """The sha256 of a bundle's manifest, which a model store can keep to check it by."""
     return hashlib.sha256((Path(path) / MANIFEST).read_bytes()).hexdigest()
-
-
-def recorded_digest(metadata: Mapping[str, Any], where: Any) -> str:
-    """The manifest's sha256 a model store recorded in `metadata` for the bundle at `where`;
-    BundleError when there is none (the store then vouches for nothing)."""
-    expected = metadata.get(MANIFEST_DIGEST_KEY)
-    if not isinstance(expected, str) or not expected:
-        raise BundleError(
-            f"the model store's metadata for {where} has no '{MANIFEST_DIGEST_KEY}'; "
-            "save bundles with the training CLI or record the manifest's sha256 in the metadata"
-        )
-    return expected
 
 
 def verify_bundle(
@@ -451,20 +501,10 @@ def load_bundle(
         model=model,
         explainer=explainer,
         schema=Schema.from_json(json.loads((path / SCHEMA).read_text())),
-        report=_load_report(path),
+        report=json.loads((path / REPORT).read_text()),
         feature_map=feature_map,
         manifest=manifest,
     )
-
-
-def _load_report(path: Path) -> Report:
-    """The report, read through its schema (`scoring.report`): a field that does not match is named."""
-    try:
-        return Report.from_json(json.loads((path / REPORT).read_text()))
-    except ValueError as e:
-        raise BundleError(f"{REPORT} in {path} is not valid JSON: {e}") from None
-    except BundleError as e:
-        raise BundleError(f"{REPORT} in {path} does not match the report's schema: {e}") from None
 
 
 def _load_model(path: Path, model_format: str) -> Any:

@@ -45,10 +45,14 @@ class Columns:
     def to_array(self, X: Any) -> np.ndarray:
         """Rows as a 2-D array in our column order (float when every column is numeric)."""
         if isinstance(X, pd.DataFrame):
-            missing = [c for c in self.names if c not in X.columns]
-            if missing:
-                raise ValidationError(f"missing column(s) {missing}", field=missing[0])
-            X = X.loc[:, list(self.names)].to_numpy(dtype=object if not self.numeric else float)
+            dtype = float if self.numeric else object
+            if tuple(X.columns.tolist()) == self.names:  # already in order (as the schema builds frames)
+                X = X.to_numpy(dtype=dtype)
+            else:
+                missing = [c for c in self.names if c not in X.columns]
+                if missing:
+                    raise ValidationError(f"missing column(s) {missing}", field=missing[0])
+                X = X.loc[:, list(self.names)].to_numpy(dtype=dtype)
         else:
             X = np.asarray(X, dtype=float if self.numeric else object)
             if X.ndim == 1:

@@ -68,6 +68,59 @@ def model_input(model: Any, X: pd.DataFrame) -> Any:
     return X.to_numpy()
 
 
+@dataclass(frozen=True)
+class Pass:
+    """How one pass over raw rows reaches a fitted model, worked out once per model.
+
+    `preprocessor` (None for a bare estimator) runs once, then `estimator`'s probability function
+    once. `argmax_labels`: the estimator's `predict` is, in its own code, the class of the largest
+    probability, so the label is read from those (bit for bit). `names_checked_only`: the first
+    step was fitted on a frame but uses its column names only to check them (a scikit-learn step
+    that selects no column by name), so a numeric frame whose columns are exactly the fitted ones,
+    in order, can go to it as its float block; scikit-learn's DataFrame path costs about 0.45 ms
+    a call, the block 0.1 ms.
+    """
+
+    preprocessor: Any | None
+    estimator: Any
+    probabilities: bool
+    argmax_labels: bool
+    names_checked_only: bool
+
+    @classmethod
+    def of(cls, model: Any) -> Pass:
+        from sklearn.base import is_classifier
+        from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+        preprocessor, estimator = split_model(model)
+        probabilities = bool(is_classifier(estimator)) and hasattr(estimator, "predict_proba")
+        first = model
+        while isinstance(first, Pipeline):
+            first = first.steps[0][1]
+        names_checked_only = (
+            hasattr(first, "feature_names_in_")
+            and type(first).__module__.startswith("sklearn.")
+            and not isinstance(first, (ColumnTransformer, FeatureUnion, FunctionTransformer))
+        )
+        argmax = probabilities and isinstance(estimator, (RandomForestClassifier, ExtraTreesClassifier))
+        return cls(preprocessor, estimator, probabilities, argmax, names_checked_only)
+
+    def rows(self, model: Any, X: pd.DataFrame) -> Any:
+        """The rows as the model's first step takes them (see `names_checked_only`)."""
+        if self.names_checked_only and X.columns.tolist() == self._fitted_names(model).tolist():
+            block = X.to_numpy()
+            if block.dtype == np.float64:
+                return block
+        return model_input(model, X)
+
+    @staticmethod
+    def _fitted_names(model: Any) -> Any:
+        first = model
+        while isinstance(first, Pipeline):
+            first = first.steps[0][1]
+        return first.feature_names_in_
+
+
 def is_identity(transformer: Any) -> bool:
     if transformer is None or (isinstance(transformer, str) and transformer == "passthrough"):
         return True

@@ -87,17 +87,31 @@ def outside_schema(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
     number beyond [minimum, maximum], a category not among those seen. Missing values are not
     flagged (whether the model takes them is the schema's own check)."""
     out = np.zeros((len(frame), len(schema.features)), dtype=bool)
+    numbers = []
     for j, feature in enumerate(schema.features):
-        column = frame[feature.name]
         if feature.kind is Kind.CATEGORY:
             seen = set(feature.categories)
-            out[:, j] = [not _missing(v) and v not in seen for v in column.tolist()]
+            out[:, j] = [not _missing(v) and v not in seen for v in frame[feature.name].tolist()]
         elif feature.kind in (Kind.NUMBER, Kind.INTEGER) and feature.minimum is not None:
-            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-            upper = feature.maximum if feature.maximum is not None else np.inf
-            with np.errstate(invalid="ignore"):
-                out[:, j] = (values < feature.minimum) | (values > upper)
+            numbers.append(j)
+    if numbers:  # every numeric column in one block: one comparison, not a Series per column
+        features = [schema.features[j] for j in numbers]
+        values = _number_block(frame, [f.name for f in features])
+        lower = np.array([f.minimum for f in features], dtype=float)
+        upper = np.array([np.inf if f.maximum is None else f.maximum for f in features], dtype=float)
+        with np.errstate(invalid="ignore"):
+            out[:, numbers] = (values < lower) | (values > upper)
     return out
+
+
+def _number_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """(n, len(names)) floats of these columns; a value that is not a number is NaN."""
+    block = frame if frame.columns.tolist() == names else frame[names]
+    if all(dtype.kind in "biuf" for dtype in block.dtypes):
+        return block.to_numpy(dtype=float)
+    return np.column_stack(
+        [pd.to_numeric(block[name], errors="coerce").to_numpy(dtype=float) for name in names]
+    )
 
 
 def _missing(value: Any) -> bool:

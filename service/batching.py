@@ -50,40 +50,28 @@ class Outcome:
 
 
 def run_jobs(bundle: Bundle, jobs: Sequence[Job], *, default_budget: Budget | None = None) -> list[Outcome]:
-    """Predict every job's rows in one call and explain them in one call per level and budget.
+    """Predict and explain the jobs' rows in one pass (`Bundle.answer`) per level and budget.
 
     Rows are independent in every explainer (one coalition design and background for all rows),
     so a row's answer does not depend on which other rows share its batch. A job with a budget
     has every row refined within it; the others get the default refinement (`default_budget`,
     None: none) of the rows that need it.
     """
-    frame = jobs[0].frame if len(jobs) == 1 else pd.concat([j.frame for j in jobs], ignore_index=True)
-    bounds = np.cumsum([0, *(j.n_rows for j in jobs)])
-    prediction = bundle.predict(frame)
-    explanations: list[Explanation | None] = [None] * len(jobs)
-    for level, budget in dict.fromkeys((j.level, j.budget) for j in jobs if j.level is not None):
+    outcomes: list[Outcome | None] = [None] * len(jobs)
+    for level, budget in dict.fromkeys((j.level, j.budget) for j in jobs):
         members = [i for i, j in enumerate(jobs) if j.level is level and j.budget == budget]
-        rows = np.concatenate([np.arange(bounds[i], bounds[i + 1]) for i in members])
-        part = frame if len(rows) == len(frame) else frame.iloc[rows].reset_index(drop=True)
-        assert level is not None
-        explanation = bundle.explain(part, level, budget=budget, default_budget=default_budget)
+        frames = [jobs[i].frame for i in members]
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        answer = bundle.answer(frame, level, budget=budget, default_budget=default_budget)
         start = 0
         for i in members:
-            n = jobs[i].n_rows
-            explanations[i] = explanation.select(slice(start, start + n))
-            start += n
-    return [
-        Outcome(
-            Prediction(
-                prediction.labels[bounds[i] : bounds[i + 1]],
-                None
-                if prediction.probabilities is None
-                else prediction.probabilities[bounds[i] : bounds[i + 1]],
-            ),
-            explanations[i],
-        )
-        for i in range(len(jobs))
-    ]
+            part = slice(start, start + jobs[i].n_rows)
+            prediction = answer.prediction
+            probabilities = None if prediction.probabilities is None else prediction.probabilities[part]
+            explanation = None if answer.explanation is None else answer.explanation.select(part)
+            outcomes[i] = Outcome(Prediction(prediction.labels[part], probabilities), explanation)
+            start += jobs[i].n_rows
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def split_job(job: Job, max_rows: int) -> list[Job]:

@@ -357,8 +357,10 @@ class AmortizedExplainer(ScoringExplainer):
         out = out.reshape(len(X), 2, *self.share_.shape)
         return out[:, 0] + out[:, 1] * delta[:, None, :]
 
-    def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._explain_flagged(X, np.zeros(X.shape, dtype=bool))
+    def _explain(
+        self, X: np.ndarray, outputs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._explain_flagged(X, np.zeros(X.shape, dtype=bool), outputs)
 
     def _profile(self) -> np.ndarray:
         """(M, K) each feature's share of the stated error (held-out RMSE per feature, unit L2)."""
@@ -372,9 +374,9 @@ class AmortizedExplainer(ScoringExplainer):
         return (self._inside_error(outputs, outputs)[:, None, :] * self._profile()[None]) ** 2
 
     def _explain_flagged(
-        self, X: np.ndarray, outside: np.ndarray
+        self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        parts = self._parts(X, outside)
+        parts = self._parts(X, outside, outputs)
         variance = (parts.inside[:, None, :] * self._profile()[None]) ** 2
         variance += (self.outside_scale_ * parts.extra[:, None, :] * parts.direction[:, :, None]) ** 2
         values = parts.values
@@ -383,7 +385,7 @@ class AmortizedExplainer(ScoringExplainer):
             variance += lost**2
         return values, parts.outputs, np.sqrt(variance)
 
-    def _parts(self, X: np.ndarray, outside: np.ndarray) -> Parts:
+    def _parts(self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None) -> Parts:
         """Values of rows moved into the training support (a value beyond the range clipped to
         it, another flagged value set to the training mean): g at the moved row, exactly
         efficient there, plus the output change the move caused, given to the moved features in
@@ -393,7 +395,7 @@ class AmortizedExplainer(ScoringExplainer):
         clipped = X if self.support_ is None else self.support_.clip(X)
         inside = np.where(outside, np.where(clipped != X, clipped, self.mean_[None, :]), X)
         moved = (inside != X).any(axis=1)
-        outputs = f(X)
+        outputs = f(X) if outputs is None else outputs
         inside_outputs = outputs.copy()
         if moved.any():
             inside_outputs[moved] = f(inside[moved])

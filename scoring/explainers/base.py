@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from scoring.errors import NotFittedError, ShapeError
+from scoring.errors import NotFittedError
 from scoring.explanation import Explanation, Level, Method, Space
 from scoring.model_output import Columns, ModelOutput, make_output
 from scoring.state import save_state
@@ -84,17 +84,28 @@ class ScoringExplainer(ABC):
         return self.output_
 
     # -- explaining ----------------------------------------------------------------------------
-    def explain(self, X: Any, *, outside: np.ndarray | None = None) -> Explanation:
+    def explain(
+        self, X: Any, *, outside: np.ndarray | None = None, outputs: np.ndarray | None = None
+    ) -> Explanation:
         """Explain rows X. Features outside the fit rows' range are flagged in `outside` of the
-        result, beside those the caller flags in `outside` (n, M) (e.g. unseen categories)."""
+        result, beside those the caller flags in `outside` (n, M) (e.g. unseen categories).
+
+        `outputs` (n, K), when the caller has them, are `output_(X)`: the model's output in the
+        explained space for these rows, computed once for the prediction and reused here, so the
+        model is not called again for them. Methods whose outputs come from their own arithmetic
+        (linear, path-dependent tree, exact enumeration) do not need them."""
         out = self._fitted()
         rows = out.columns.to_array(X)
         flagged = np.zeros(rows.shape, dtype=bool) if self.support_ is None else self.support_.outside(rows)
         if outside is not None:
             if np.shape(outside) != rows.shape:
-                raise ShapeError(f"outside has shape {np.shape(outside)}, expected {rows.shape}")
+                raise ValueError(f"outside has shape {np.shape(outside)}, expected {rows.shape}")
             flagged |= np.asarray(outside, dtype=bool)
-        values, outputs, stderr = self._explain_flagged(rows, flagged)
+        if outputs is not None and np.shape(outputs) != (len(rows), len(out.output_names)):
+            raise ValueError(
+                f"outputs has shape {np.shape(outputs)}, expected {(len(rows), len(out.output_names))}"
+            )
+        values, outputs, stderr = self._explain_flagged(rows, flagged, outputs)
         return Explanation(
             values=values,
             base_values=self.expected_value_,
@@ -110,15 +121,18 @@ class ScoringExplainer(ABC):
         )
 
     def _explain_flagged(
-        self, X: np.ndarray, outside: np.ndarray
+        self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """`_explain` for rows with the features outside what training saw flagged (n, M); a
         method whose values depend on the training support overrides it."""
-        return self._explain(X)
+        return self._explain(X, outputs)
 
     @abstractmethod
-    def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(values (n, M, K), outputs (n, K), stderr or None) for rows already in column order."""
+    def _explain(
+        self, X: np.ndarray, outputs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(values (n, M, K), outputs (n, K), stderr or None) for rows already in column order;
+        `outputs`, when given, are `output_(X)` already computed (see `explain`)."""
 
     # -- state ---------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

@@ -38,7 +38,10 @@ class ExactExplainer(ScoringExplainer):
         self.masks_ = all_masks(m)
         self.expected_value_ = self.background_.weights @ self.output_(self.background_.rows)
 
-    def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+    def _explain(
+        self, X: np.ndarray, outputs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, None]:
+        # the full coalition is part of the enumeration; its value is the output stated
         v = coalition_values(self.output_, X, self.masks_, self.background_)
         return exact_shapley(v, X.shape[1]), v[:, -1, :], None
 

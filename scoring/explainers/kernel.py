@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from scoring.background import Background, summarize
-from scoring.errors import ParameterError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explainers.coalitions import (
     Design,
@@ -57,7 +56,7 @@ class KernelExplainer(ScoringExplainer):
 
     def _fit(self, X: np.ndarray) -> None:
         if self.rows_per_coalition is not None and self.rows_per_coalition < 1:
-            raise ParameterError(f"rows_per_coalition must be None or >= 1, got {self.rows_per_coalition}")
+            raise ValueError(f"rows_per_coalition must be None or >= 1, got {self.rows_per_coalition}")
         self.background_ = summarize(X, self.n_background, seed=self.seed)
         self.background_outputs_ = self.output_(self.background_.rows)
         self.expected_value_ = self.background_.weights @ self.background_outputs_
@@ -102,9 +101,11 @@ class KernelExplainer(ScoringExplainer):
             ops.append(shapley_operator(design.masks, design.weights * multiplicity))
         return ops
 
-    def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _explain(
+        self, X: np.ndarray, outputs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         f = self.output_
-        outputs = f(X)
+        outputs = f(X) if outputs is None else outputs
         noise = None
         if self.rows_ is None:
             v = coalition_values(f, X, self.design_.masks, self.background_)

@@ -50,7 +50,10 @@ class LinearExplainer(ScoringExplainer):
         self.mean_ = np.asarray(X, dtype=float).mean(axis=0)
         self.expected_value_ = self.coef_ @ self.mean_ + self.intercept_
 
-    def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+    def _explain(
+        self, X: np.ndarray, outputs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, None]:
+        # the closed form's own outputs (the explained margin), whatever the caller computed
         X = np.asarray(X, dtype=float)
         values = (X - self.mean_)[:, :, None] * self.coef_.T[None, :, :]
         # the model's own margin, w.x + b, as its decision_function computes it

@@ -13,7 +13,7 @@ from sklearn.base import is_classifier
 from sklearn.tree import BaseDecisionTree
 
 from scoring.background import Background, summarize
-from scoring.errors import ParameterError, UnsupportedModelError
+from scoring.errors import UnsupportedModelError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explanation import Method, Space
 
@@ -96,7 +96,7 @@ class TreeExplainer(ScoringExplainer):
         if not is_tree_model(model):
             raise UnsupportedModelError(f"the tree method needs a tree ensemble, got {type(model).__name__}")
         if self.output not in ("margin", "probability"):
-            raise ParameterError(f"output must be 'margin' or 'probability', got {self.output!r}")
+            raise ValueError(f"output must be 'margin' or 'probability', got {self.output!r}")
         if self.output == "probability" and is_classifier(model):
             return Space.PROBABILITY
         return _margin_space(model)
@@ -171,12 +171,16 @@ class TreeExplainer(ScoringExplainer):
             return np.concatenate([-values, values], axis=-1)
         raise UnsupportedModelError(f"tree explainer produced {values.shape[-1]} outputs for {k} classes")
 
-    def _explain(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+    def _explain(
+        self, X: np.ndarray, outputs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, None]:
         X = np.asarray(X, dtype=float)
         data = self.output_.columns.to_model(X)
         values = self._values(data)
         if self._interventional:
-            return values, self._outputs(data, X.shape[0], values.shape[2]), None
+            if outputs is None or self._own_margin:
+                outputs = self._outputs(data, X.shape[0], values.shape[2])
+            return values, outputs, None
         # local accuracy of path-dependent TreeSHAP, checked against the model at fit
         return values, self.expected_value_[None, :] + values.sum(axis=1), None
 
@@ -185,6 +189,12 @@ class TreeExplainer(ScoringExplainer):
         if raw.ndim == 2:
             raw = raw[:, :, None]
         return self._as_k(raw, len(self.output_.output_names))
+
+    @property
+    def _own_margin(self) -> bool:
+        """Whether the explained output is a library's raw margin, not `output_`'s function."""
+        model = self.output_.model
+        return self.output_.space is not Space.PROBABILITY and (_is_lightgbm(model) or _is_xgboost(model))
 
     def _outputs(self, data: Any, n: int, k: int) -> np.ndarray:
         """The model's own output in the explained space."""
