@@ -8,6 +8,7 @@ import importlib.metadata
 import json
 import platform
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 
 from scoring.errors import BundleError, ValidationError
@@ -24,6 +24,7 @@ from scoring.explanation import Explanation, Level, Space
 from scoring.feature_map import FeatureMap
 from scoring.pipeline import Pass, model_input
 from scoring.refine import Budget, needs_refinement, refine
+from scoring.report import ExplainerReport, Report, as_report
 from scoring.schema import Schema
 from scoring.signing import SIGNATURE, check_signature, write_signature
 from scoring.support import outside_schema
@@ -42,6 +43,11 @@ STORE_FILES = frozenset({"model.yaml"})
 # Files outside the digests: the store's, and the manifest's signature (it signs the manifest).
 UNLISTED = STORE_FILES | {SIGNATURE}
 PICKLE_FORMATS = frozenset({"joblib"})
+# What a bundle's explainer explains, in the words of its report, with and without a feature map.
+EXPLAINS_ENGINEERED = "the final estimator over engineered columns, folded to raw columns by the feature map"
+EXPLAINS_RAW = "the model over its input columns"
+# The model store's metadata key for the manifest's sha256 (see `recorded_digest`).
+MANIFEST_DIGEST_KEY = "manifest_sha256"
 
 # Libraries whose version must match exactly (the model's own code), and those where the
 # major.minor release must match (array and explainer code the state relies on).
@@ -93,7 +99,7 @@ class Bundle:
     model: Any
     explainer: ScoringExplainer
     schema: Schema
-    report: dict[str, Any] = field(default_factory=dict)
+    report: Report | None = None  # None while a bundle is being built; a loaded bundle has one
     feature_map: FeatureMap | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
 
@@ -265,7 +271,8 @@ def save_bundle(
     model_format = _save_model(bundle.model, path)
     bundle.explainer.save(path / EXPLAINER_DIR)
     (path / SCHEMA).write_text(json.dumps(bundle.schema.to_json(), indent=1))
-    (path / REPORT).write_text(json.dumps(_jsonable(bundle.report), indent=1))
+    report = bundle_report(bundle)
+    (path / REPORT).write_text(json.dumps(report.to_json(), indent=1, allow_nan=False))
     if bundle.feature_map is not None:
         (path / FEATURE_MAP).write_text(json.dumps(bundle.feature_map.to_json(), indent=1))
         np.save(path / FEATURE_MAP_MATRIX, bundle.feature_map.matrix, allow_pickle=False)
@@ -286,7 +293,30 @@ def save_bundle(
     if signing_key is not None:
         write_signature(path, MANIFEST, signing_key)
     bundle.manifest = manifest
+    bundle.report = report
     return manifest
+
+
+def bundle_report(bundle: Bundle) -> Report:
+    """The report saved with `bundle`: its own, checked against the schema, or for a bundle built
+    without a training run (no report yet), what the bundle itself says and no training figures."""
+    if bundle.report is not None:
+        return as_report(bundle.report)
+    explainer = bundle.explainer
+    classify = bundle.schema.task == "classification"
+    classes = tuple(str(c) for c in explainer.output_names_) if classify else ()
+    return Report(
+        task=bundle.schema.task,
+        explainer=ExplainerReport(
+            method=str(explainer.method),
+            explains=EXPLAINS_ENGINEERED if bundle.feature_map is not None else EXPLAINS_RAW,
+            params=explainer.get_params(),
+            space=str(explainer.space_),
+            levels=tuple(str(level) for level in bundle.levels),
+        ),
+        model=f"{type(bundle.model).__module__}.{type(bundle.model).__name__}",
+        classes=classes,
+    )
 
 
 def _save_model(model: Any, path: Path) -> str:
@@ -349,22 +379,23 @@ def _digests(path: Path) -> dict[str, str]:
     return out
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
-
-
 # -- loading ---------------------------------------------------------------------------------------
 def manifest_digest(path: str | Path) -> str:
-    """The sha256 of a bundle's manifest, which a model store can keep to check it by."""
+    """The sha256 of a bundle's manifest, which a model store keeps (under MANIFEST_DIGEST_KEY) to
+    check it by."""
     return hashlib.sha256((Path(path) / MANIFEST).read_bytes()).hexdigest()
+
+
+def recorded_digest(metadata: Mapping[str, Any], where: Any) -> str:
+    """The manifest's sha256 a model store recorded in `metadata` for the bundle at `where`;
+    BundleError when there is none (the store then vouches for nothing)."""
+    expected = metadata.get(MANIFEST_DIGEST_KEY)
+    if not isinstance(expected, str) or not expected:
+        raise BundleError(
+            f"the model store's metadata for {where} has no '{MANIFEST_DIGEST_KEY}'; "
+            "save bundles with the training CLI or record the manifest's sha256 in the metadata"
+        )
+    return expected
 
 
 def verify_bundle(
@@ -501,10 +532,20 @@ def load_bundle(
         model=model,
         explainer=explainer,
         schema=Schema.from_json(json.loads((path / SCHEMA).read_text())),
-        report=json.loads((path / REPORT).read_text()),
+        report=_load_report(path),
         feature_map=feature_map,
         manifest=manifest,
     )
+
+
+def _load_report(path: Path) -> Report:
+    """The report, read through its schema (`scoring.report`): a field that does not match is named."""
+    try:
+        return Report.from_json(json.loads((path / REPORT).read_text()))
+    except ValueError as e:
+        raise BundleError(f"{REPORT} in {path} is not valid JSON: {e}") from None
+    except BundleError as e:
+        raise BundleError(f"{REPORT} in {path} does not match the report's schema: {e}") from None
 
 
 def _load_model(path: Path, model_format: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from scoring.errors import NotFittedError
+from scoring.errors import NotFittedError, ShapeError
 from scoring.explanation import Explanation, Level, Method, Space
 from scoring.model_output import Columns, ModelOutput, make_output
 from scoring.state import save_state
@@ -99,10 +99,10 @@ class ScoringExplainer(ABC):
         flagged = np.zeros(rows.shape, dtype=bool) if self.support_ is None else self.support_.outside(rows)
         if outside is not None:
             if np.shape(outside) != rows.shape:
-                raise ValueError(f"outside has shape {np.shape(outside)}, expected {rows.shape}")
+                raise ShapeError(f"outside has shape {np.shape(outside)}, expected {rows.shape}")
             flagged |= np.asarray(outside, dtype=bool)
         if outputs is not None and np.shape(outputs) != (len(rows), len(out.output_names)):
-            raise ValueError(
+            raise ShapeError(
                 f"outputs has shape {np.shape(outputs)}, expected {(len(rows), len(out.output_names))}"
             )
         values, outputs, stderr = self._explain_flagged(rows, flagged, outputs)

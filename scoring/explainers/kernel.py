@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from scoring.background import Background, summarize
+from scoring.errors import ParameterError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explainers.coalitions import (
     Design,
@@ -56,7 +57,7 @@ class KernelExplainer(ScoringExplainer):
 
     def _fit(self, X: np.ndarray) -> None:
         if self.rows_per_coalition is not None and self.rows_per_coalition < 1:
-            raise ValueError(f"rows_per_coalition must be None or >= 1, got {self.rows_per_coalition}")
+            raise ParameterError(f"rows_per_coalition must be None or >= 1, got {self.rows_per_coalition}")
         self.background_ = summarize(X, self.n_background, seed=self.seed)
         self.background_outputs_ = self.output_(self.background_.rows)
         self.expected_value_ = self.background_.weights @ self.background_outputs_

@@ -13,7 +13,7 @@ from sklearn.base import is_classifier
 from sklearn.tree import BaseDecisionTree
 
 from scoring.background import Background, summarize
-from scoring.errors import UnsupportedModelError
+from scoring.errors import ParameterError, UnsupportedModelError
 from scoring.explainers.base import ScoringExplainer
 from scoring.explanation import Method, Space
 
@@ -96,7 +96,7 @@ class TreeExplainer(ScoringExplainer):
         if not is_tree_model(model):
             raise UnsupportedModelError(f"the tree method needs a tree ensemble, got {type(model).__name__}")
         if self.output not in ("margin", "probability"):
-            raise ValueError(f"output must be 'margin' or 'probability', got {self.output!r}")
+            raise ParameterError(f"output must be 'margin' or 'probability', got {self.output!r}")
         if self.output == "probability" and is_classifier(model):
             return Space.PROBABILITY
         return _margin_space(model)

@@ -282,7 +282,7 @@ def test_unexpected_failure_is_a_generic_500_and_the_server_stays_up(
 
 
 # -- the other endpoints ---------------------------------------------------------------------------
-def test_metadata(client: TestClient) -> None:
+def test_metadata(client: TestClient, bundle: Bundle) -> None:
     r = client.post("/metadata")
     assert r.status_code == 200
     body = r.json()
@@ -290,7 +290,9 @@ def test_metadata(client: TestClient) -> None:
     assert [f["name"] for f in body["schema"]["features"]] == ["size", "weight", "count", "color"]
     assert body["levels"] == ["raw", "engineered"]
     assert body["explainer"]["method"] == "linear" and body["explainer"]["fidelity"] is not None
-    assert body["metrics"] == {"accuracy": 0.9}
+    assert bundle.report is not None and body["metrics"] == bundle.report.metrics  # what training measured
+    assert {"accuracy", "balanced_accuracy", "f1_macro", "log_loss"} <= set(body["metrics"])
+    assert body["metrics_on"] == "evaluation frame"
     assert {"scikit-learn", "bentoml", "numpy"} <= set(body["versions"]["serving"])
     assert body["versions"]["trained_with"]["scikit-learn"] == body["versions"]["serving"]["scikit-learn"]
     assert body["limits"]["max_rows"] >= 1
