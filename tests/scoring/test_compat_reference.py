@@ -9,7 +9,6 @@ for linear models, additivity everywhere.
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -87,9 +86,8 @@ def test_linear_models_have_the_closed_form(iris):
 
 # -- cost and consistency ---------------------------------------------------------------------
 def test_construction_returns_at_once_and_fits_on_first_use(iris):
-    start = time.perf_counter()
+    # no clock here: test_compat_models counts the model's calls and captures the progress bar
     explainer = TabularExplainer(iris["model"], iris["x_train"], classes=iris["classes"])
-    assert time.perf_counter() - start < 5.0  # a generous bound: construction does no fitting
     assert explainer._explainer is None
     explainer.explain_local(iris["x_test"][:1])
     assert explainer._explainer is not None
