@@ -33,6 +33,7 @@ from batch.rows import check_rows
 from batch.summary import PartitionStats
 from scoring.bundle import Bundle, Prediction
 from scoring.explanation import Explanation
+from scoring.finite import nonfinite_rows
 
 
 def explain_partition(
@@ -170,11 +171,9 @@ def _ids(X: pd.DataFrame, options: ExplainOptions, offset: int, source: str) -> 
 
 
 def _finite(prediction: Prediction, explanation: Explanation) -> np.ndarray:
-    ok = np.isfinite(explanation.values).all(axis=(1, 2)) & np.isfinite(explanation.outputs).all(axis=1)
-    if prediction.probabilities is not None:
-        ok &= np.isfinite(prediction.probabilities).all(axis=1)
-    if prediction.labels.dtype.kind == "f":
-        ok &= np.isfinite(prediction.labels)
+    """(n,) whether each row's answer is finite, judged as the service judges it."""
+    ok = np.ones(explanation.n_rows, dtype=bool)
+    ok[list(nonfinite_rows(prediction, explanation))] = False
     return ok
 
 

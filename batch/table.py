@@ -33,13 +33,12 @@ from batch.options import ExplainOptions, Plan
 from batch.rows import check_columns
 from batch.summary import PartitionStats, global_importance, importance_plot, out_of_range
 from batch.workers import BundlePlugin, TaskJob, run_partition
-from scoring.bundle import MANIFEST, STORE_FILES, Bundle, load_bundle
+from scoring.bundle import MANIFEST, STORE_FILES, Bundle, load_bundle, recorded_digest
 
 DEFAULT_PARTITION_ROWS = 50_000
 JOB_FILE = "_job.json"
 SUMMARY_FILE = "_summary.json"  # "_": Parquet readers of the folder skip it
 PLOT_FILE = "_global_importance.png"
-MANIFEST_DIGEST_KEY = "manifest_sha256"
 CONNECT_SECONDS = 10  # how long to try reaching an existing scheduler
 
 
@@ -70,9 +69,7 @@ def read_stored_bundle(tag: str) -> StoredBundle:
         raise BatchError(
             f"no bundle {tag!r} in the model store ({os.environ.get('BENTOML_HOME', '~/bentoml')})"
         ) from None
-    digest = stored.info.metadata.get(MANIFEST_DIGEST_KEY)
-    if not isinstance(digest, str) or not digest:
-        raise BatchError(f"the model store's metadata of {stored.tag} has no '{MANIFEST_DIGEST_KEY}'")
+    digest = recorded_digest(stored.info.metadata, stored.tag)
     folder = Path(stored.path)
     bundle = load_bundle(folder, manifest_sha256=digest)
     files = {rel: (folder / rel).read_bytes() for rel in bundle.manifest["files"]}

@@ -42,6 +42,10 @@ class Outputs:
     def classify(self) -> bool:
         return self.labels is not None
 
+    def names_by_label(self) -> dict[Any, str]:
+        """Each raw class label (a JSON value) to the output name answers use; empty for a regressor."""
+        return {} if self.labels is None else dict(zip(self.labels, self.names, strict=True))
+
     def index(self, predicted: np.ndarray) -> np.ndarray:
         """Each prediction's output index (-1 for a label the model never had); 0 for a regressor."""
         if self.labels is None:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from scoring.errors import BundleError, ParameterError, ShapeError
 from scoring.explanation import Explanation, Level
+from scoring.outputs import Outputs
 from scoring.schema import jsonable
 
 SAMPLE = "sample.json"
@@ -87,7 +88,7 @@ def build_sample(
     rows = X.iloc[positions].loc[:, names]
     prediction = bundle.predict(rows)
     classify = bundle.schema.task == "classification"
-    to_name = _class_names(bundle) if classify else None
+    to_name = Outputs.of(bundle).names_by_label() if classify else None
     y_true, y_pred = (_labels(y[positions], to_name), _labels(prediction.labels, to_name))
     if explanations is None:
         explanations = explanations_by_level(bundle, rows)
@@ -112,15 +113,6 @@ def build_sample(
         "probabilities": None if prediction.probabilities is None else _rounded(prediction.probabilities),
         "explanations": docs,
     }
-
-
-def _class_names(bundle: Any) -> dict[Any, str]:
-    """The model's raw class labels (`classes_`) to the names the service answers with."""
-    names = [str(n) for n in bundle.explainer.output_names_]
-    labels = getattr(bundle.model, "classes_", None)
-    if labels is None or len(labels) != len(names):
-        return {}
-    return {jsonable(label): name for label, name in zip(labels, names, strict=True)}
 
 
 def _labels(values: Any, to_name: dict[Any, str] | None) -> list[Any]:

@@ -1,6 +1,5 @@
-"""Rows whose answer is not finite: values near the float maximum overflow the model's arithmetic
-(a probability or an attribution becomes NaN or infinite, or the model refuses a value beyond
-float32's range). Such a row gets an error naming the cause (and the feature, when one is) and
+"""Rows whose answer is not finite (found by `scoring.finite`): values near the float maximum
+overflow the model's arithmetic. Such a row gets an error naming the cause (and the feature, when one is) and
 null numbers, the other rows of the request still get their answers, and no response ever
 carries NaN or Infinity. A request whose every row fails so is a 400 naming its first row.
 """
@@ -16,31 +15,8 @@ import pandas as pd
 from scoring.bundle import Prediction
 from scoring.errors import ValidationError
 from scoring.explanation import Explanation
+from scoring.finite import beyond_float32, nonfinite_rows
 from service.responses import validation_error_body
-
-CAUSE = "values this large overflow the model's arithmetic"
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def nonfinite_rows(prediction: Prediction, explanation: Explanation | None) -> dict[int, str]:
-    """Row index -> what is not finite in its answer, for rows whose answer has NaN or infinity."""
-    parts: list[tuple[str, np.ndarray]] = []
-    labels = np.asarray(prediction.labels)
-    if labels.dtype.kind in "fc":
-        parts.append(("prediction", labels.reshape(len(labels), -1)))
-    if prediction.probabilities is not None:
-        parts.append(("probabilities", prediction.probabilities))
-    if explanation is not None:
-        n = explanation.n_rows
-        parts.append(("attributions", explanation.values.reshape(n, -1)))
-        parts.append(("explained output", explanation.outputs.reshape(n, -1)))
-        if explanation.stderr is not None:
-            parts.append(("error estimate", explanation.stderr.reshape(n, -1)))
-    bad: dict[int, list[str]] = {}
-    for name, values in parts:
-        for i in np.flatnonzero(~np.isfinite(np.asarray(values, dtype=float)).all(axis=1)).tolist():
-            bad.setdefault(i, []).append(name)
-    return {i: f"its {', '.join(names)} would not be finite: {CAUSE}" for i, names in sorted(bad.items())}
 
 
 @dataclass(frozen=True)
@@ -56,14 +32,7 @@ def screen_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, Screen]:
     """The rows to compute, without those holding a number beyond float32's range (3.4e38): most
     models' arithmetic (trees cast to float32) cannot take them, and none gives them a meaning.
     A ValidationError naming the first row when no row is left."""
-    errors: dict[int, tuple[str, str]] = {}
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype.kind not in "fiu":
-            continue
-        values = np.abs(column.to_numpy(dtype=float, na_value=0.0))
-        for i in np.flatnonzero(values > FLOAT32_MAX).tolist():
-            errors.setdefault(i, (str(name), f"|value| {values[i]:.3g} is beyond {FLOAT32_MAX:.3g}: {CAUSE}"))
+    errors = beyond_float32(frame)
     if not errors:
         return frame, Screen(np.arange(len(frame)), {})
     if len(errors) == len(frame):

@@ -17,10 +17,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scoring.finite import FLOAT32_MAX  # numbers beyond it are refused (service.finite)
 from scoring.schema import Feature, Kind, Schema
 
 DOC_PATHS = frozenset({"/docs.json"})
-FLOAT32_MAX = 3.4028234663852886e38  # numbers beyond it are refused (service.finite)
 INT64 = (-(2**63), 2**63 - 1)
 
 
