@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoring.errors import ValidationError
 from scoring.schema import Kind, Schema
 
 
@@ -102,6 +103,32 @@ def outside_schema(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
         with np.errstate(invalid="ignore"):
             out[:, numbers] = (values < lower) | (values > upper)
     return out
+
+
+def reject_beyond_range(schema: Schema, frame: pd.DataFrame, multiple: float) -> None:
+    """Raise a ValidationError naming the first row and field whose number lies more than
+    `multiple` times the training range beyond it: outside [min - k w, max + k w] with w = max - min
+    (for a column training saw one value of, w = max(1, |value|)). Missing values pass."""
+    features = [f for f in schema.features if f.kind in (Kind.NUMBER, Kind.INTEGER) and f.minimum is not None]
+    if not features:
+        return
+    values = _number_block(frame, [f.name for f in features])
+    lower = np.array([f.minimum for f in features], dtype=float)
+    upper = np.array([lower[j] if f.maximum is None else f.maximum for j, f in enumerate(features)])
+    width = upper - lower
+    width = np.where(width > 0, width, np.maximum(1.0, np.abs(lower)))
+    low, high = lower - multiple * width, upper + multiple * width
+    with np.errstate(invalid="ignore"):
+        beyond = (values < low) | (values > high)
+    if not beyond.any():
+        return
+    i, j = np.argwhere(beyond)[0]
+    raise ValidationError(
+        f"{float(values[i, j])!r} lies beyond {multiple:g}x the training range [{lower[j]:g}, {upper[j]:g}]; "
+        f"this service accepts values in [{low[j]:g}, {high[j]:g}]",
+        row=int(i),
+        field=features[j].name,
+    )
 
 
 def _number_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:

@@ -18,6 +18,7 @@ from scoring.bundle import Bundle
 from scoring.errors import ValidationError
 from scoring.explanation import Level
 from scoring.refine import Budget
+from scoring.support import reject_beyond_range
 from service.outputs import Outputs
 
 
@@ -71,13 +72,18 @@ def parse_predict(
     max_ms: Any = None,
     precision: Any = None,
     max_rows: int,
+    reject_beyond: float | None = None,
 ) -> PredictInput:
-    """The checked request, or a ValidationError for the first thing wrong with it."""
+    """The checked request, or a ValidationError for the first thing wrong with it; with
+    `reject_beyond`, a number more than that multiple of its training range beyond it is one."""
     options = parse_options(bundle, explain=explain, top_k=top_k, level=level, target=target)
     budget = parse_budget(max_ms, precision)
     if budget is not None:
         options = replace(options, budget=budget)
-    return PredictInput(frame=parse_rows(bundle, rows, max_rows=max_rows), options=options)
+    frame = parse_rows(bundle, rows, max_rows=max_rows)
+    if reject_beyond is not None:
+        reject_beyond_range(bundle.schema, frame, reject_beyond)
+    return PredictInput(frame=frame, options=options)
 
 
 def parse_rows(bundle: Bundle, rows: Any, *, max_rows: int) -> pd.DataFrame:

@@ -202,6 +202,13 @@ def metadata_body(
             "serving": {"python": platform.python_version(), **dict(installed_versions())},
         },
         "limits": {"max_rows": settings.max_rows, "max_body_bytes": settings.max_body_bytes},
+        "validation": {
+            "reject_beyond_range": settings.reject_beyond_range,
+            "rejects": None
+            if settings.reject_beyond_range is None
+            else f"numbers more than {settings.reject_beyond_range:g}x their training range beyond it "
+            "(400 naming the row and field)",
+        },
         "refinement": {
             "available": refinable,
             "default_max_ms_per_row": settings.refine_max_ms if refinable else 0.0,

@@ -224,6 +224,11 @@ class MetadataResponse(BaseModel):
     metrics_on: str | None
     versions: dict[str, Any]
     limits: dict[str, int]
+    validation: dict[str, Any] = Field(
+        default_factory=dict,
+        description="reject_beyond_range: the multiple of a feature's training range beyond which a "
+        "value gets a 400 (null: any finite value is taken)",
+    )
     refinement: dict[str, Any] = Field(
         default_factory=dict,
         description="whether explanations can be refined with a per-request budget (max_ms), the "

@@ -17,6 +17,7 @@ from typing import Any
 
 import bentoml
 from starlette.responses import Response
+from threadpoolctl import threadpool_limits
 
 from scoring.description import describe
 from scoring.explanation import Level
@@ -97,6 +98,8 @@ class ExplainedModel:
             ),
             tag=str(stored.tag),
         )
+        # in this worker's process, for every BLAS/OpenMP library loaded (numpy's, scikit-learn's)
+        threadpool_limits(limits=SETTINGS.blas_threads)
         self.settings = SETTINGS
         self.bundle = served.bundle
         self.bundle_path = served.path
@@ -154,6 +157,7 @@ class ExplainedModel:
                 max_ms=max_ms,
                 precision=precision,
                 max_rows=self.settings.max_rows,
+                reject_beyond=self.settings.reject_beyond_range,
             )
             return await self._answer(checked)
 
