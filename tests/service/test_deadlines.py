@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from service.deadlines import ComputeDeadline, install_compute_deadline, install_header_deadline
+from service.limits import RequestGuard
 from tests.service.service_client import serve_in_process
 
 REQUESTS = 300
@@ -51,8 +52,12 @@ def with_request_state(app: Any, alive: weakref.WeakSet[State]) -> Any:
 
 async def call(app: Any) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
+    received = []
 
     async def receive() -> dict[str, Any]:
+        if received:  # like a server: after the body, nothing until the client goes
+            await asyncio.Event().wait()
+        received.append(True)
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
@@ -97,6 +102,30 @@ def test_a_request_not_answering_in_time_gets_a_504() -> None:
 def test_an_answer_that_has_begun_is_not_cut_off() -> None:
     sent = asyncio.run(call(ComputeDeadline(answering_app(body_after_s=0.4), timeout=0.2)))
     assert sent[0]["status"] == 200 and sent[-1]["body"] == b"ok"
+
+
+def test_work_behind_the_request_guard_is_cancelled_at_the_deadline() -> None:
+    """As served: the deadline outside RequestGuard, which runs the endpoint in a task of its own."""
+    events: list[str] = []
+
+    async def endpoint(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        try:
+            await asyncio.sleep(3)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        events.append("computed")
+
+    guard = RequestGuard(endpoint, max_body_bytes=1000, routes={"/predict": ["rows"]})
+
+    async def run() -> tuple[list[dict[str, Any]], list[str]]:
+        sent = await call(ComputeDeadline(guard, timeout=0.2))
+        await asyncio.sleep(0.1)
+        return sent, list(events)  # before asyncio.run cancels whatever is left
+
+    sent, seen = asyncio.run(run())
+    assert sent[0]["status"] == 504 and seen == ["cancelled"]
 
 
 def test_bad_bounds_are_refused() -> None:
