@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from scoring.bundle import dense
 from scoring.feature_map import FeatureMap, derive_feature_map
 from scoring.mapper import ColumnMapper
 from scoring.pipeline import model_input, split_model
@@ -109,5 +110,4 @@ def fit_rows(model: Any, plan: Plan, X: pd.DataFrame) -> Any:
     """The rows the explainer takes: engineered (dense) when folding, else the model's own input."""
     if plan.feature_map is None:
         return model_input(model, X)
-    Z = model[:-1].transform(model_input(model, X))
-    return np.asarray(Z.toarray() if hasattr(Z, "toarray") else Z, dtype=float)
+    return dense(model[:-1].transform(model_input(model, X)))
