@@ -34,6 +34,7 @@ from batch.summary import PartitionStats
 from scoring.bundle import Bundle, Prediction
 from scoring.explanation import Explanation
 from scoring.finite import nonfinite_rows
+from scoring.schema import plain_value
 
 
 def explain_partition(
@@ -86,7 +87,7 @@ def explain_rows(bundle: Bundle, plan: Plan, X: pd.DataFrame, *, offset: int, so
         raise RowError(
             message,
             source=source,
-            row=ids[i].item() if isinstance(ids[i], np.generic) else ids[i],
+            row=plain_value(ids[i]),
             field=field,
         )
     good = checked.good.copy()
@@ -102,7 +103,7 @@ def explain_rows(bundle: Bundle, plan: Plan, X: pd.DataFrame, *, offset: int, so
                 raise RowError(
                     "the model's output or explanation is not a finite number",
                     source=source,
-                    row=ids[where[0]].item() if isinstance(ids[where[0]], np.generic) else ids[where[0]],
+                    row=plain_value(ids[where[0]]),
                     field=None,
                 )
             problems = sorted(

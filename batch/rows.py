@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from batch.errors import BatchError
-from scoring.schema import Feature, Kind, Schema
+from scoring.schema import Feature, Kind, Schema, plain_value
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def _check_category(feature: Feature, column: pd.Series) -> tuple[pd.Series, lis
     seen = set(feature.categories)
     seen_types = {type(c) for c in feature.categories}
     for value in pd.unique(values[~missing]):
-        plain = value.item() if isinstance(value, np.generic) else value
+        plain = plain_value(value)
         where = np.flatnonzero((values == value).to_numpy() & ~missing)
         if isinstance(plain, bool) or (isinstance(plain, float) and not np.isfinite(plain)):
             message = f"expected one of {list(feature.categories)}, got {plain!r}"
@@ -138,11 +138,11 @@ def _check_category(feature: Feature, column: pd.Series) -> tuple[pd.Series, lis
     if not feature.nullable:
         for i in np.flatnonzero(missing):
             bad.setdefault(int(i), "expected a value, got null")
-    plain_values = values.map(lambda v: v.item() if isinstance(v, np.generic) else v)
+    plain_values = values.map(plain_value)
     return plain_values.astype(object), sorted(bad.items())
 
 
 def _note(bad: dict[int, str], mask: np.ndarray, column: pd.Series, template: str) -> None:
     for i in np.flatnonzero(mask):
         value = column.iloc[int(i)]
-        bad.setdefault(int(i), template.format(value.item() if isinstance(value, np.generic) else value))
+        bad.setdefault(int(i), template.format(plain_value(value)))
