@@ -20,6 +20,7 @@ from sklearn.svm import SVC
 
 from scoring.bundle import Bundle
 from scoring.explanation import Explanation, Level
+from scoring.schema import jsonable
 
 COLORS = ("blue", "green", "red")
 YES_NO = ["no", "yes"]
@@ -155,13 +156,4 @@ def reference(bundle: Bundle, rows: list[dict[str, Any]], level: str = "raw") ->
 
 def rows_of(X: pd.DataFrame) -> list[dict[str, Any]]:
     """Frame rows as JSON-ready objects (NaN as null, numpy scalars as Python values)."""
-    out = []
-    for record in X.to_dict(orient="records"):
-        out.append(
-            {k: (None if isinstance(v, float) and np.isnan(v) else _plain(v)) for k, v in record.items()}
-        )
-    return out
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
+    return [jsonable(record) for record in X.to_dict(orient="records")]
