@@ -209,16 +209,6 @@ def build_bundle(
     )
     timings["fidelity_s"] = time.perf_counter() - start
     levels_offered = tuple(str(level) for level in bundle.levels)
-    bundle.manifest = {
-        "task": schema.task,
-        "explained": {
-            "target": plan.explains,
-            "levels": list(levels_offered),
-            "reason": plan.reason,
-            "method": str(chosen),
-            "chosen_because": choice.reason,
-        },
-    }
     plot = reports.plot_importance(importance, title=f"Global importance: {type(model).__name__}")
     start = time.perf_counter()
     sample_file = _sample_file(
