@@ -405,8 +405,8 @@ def verify_bundle(
     signing_key: bytes | None = None,
     allow_pickle: bool = False,
 ) -> dict[str, Any]:
-    """The manifest, once the signature, every file's digest, the model's format and the library
-    versions check out. Nothing in the bundle is executed.
+    """The manifest, once the signature, every file's digest, the model's format, the library
+    versions and the report's schema check out. Nothing in the bundle is executed.
 
     `manifest_sha256`, when given (e.g. from the model store's metadata), is checked against the
     manifest itself, which otherwise only vouches for the other files. With `signing_key`, the
@@ -446,6 +446,7 @@ def verify_bundle(
         raise BundleError(f"bundle holds files not in its manifest: {extra}")
     _check_model_format(path, manifest.get("model_format"), allow_pickle=allow_pickle)
     _check_versions(manifest)
+    _load_report(path)  # its schema: refused here too, before a server starts its workers
     return manifest
 
 
@@ -540,12 +541,17 @@ def load_bundle(
 
 def _load_report(path: Path) -> Report:
     """The report, read through its schema (`scoring.report`): a field that does not match is named."""
+    if not (path / REPORT).is_file():
+        raise BundleError(f"no {REPORT} in {path}: a bundle holds its report")
     try:
         return Report.from_json(json.loads((path / REPORT).read_text()))
-    except ValueError as e:
+    except (ValueError, UnicodeDecodeError) as e:
         raise BundleError(f"{REPORT} in {path} is not valid JSON: {e}") from None
     except BundleError as e:
-        raise BundleError(f"{REPORT} in {path} does not match the report's schema: {e}") from None
+        raise BundleError(
+            f"{REPORT} in {path} does not match the report's schema (scoring.report): {e}; "
+            "a bundle written by another version of this code: build it again with this version"
+        ) from None
 
 
 def _load_model(path: Path, model_format: str) -> Any:

@@ -133,6 +133,8 @@ def test_a_report_off_its_schema_is_refused_naming_the_field(
     _reseal(path, REPORT)
     with pytest.raises(BundleError, match=rf"{REPORT}.*'{re.escape(field)}'"):
         load_bundle(path)
+    with pytest.raises(BundleError, match=rf"{REPORT}.*'{re.escape(field)}'"):
+        verify_bundle(path)  # what `bentoml serve` checks before any worker starts
 
 
 def test_the_manifest_lists_every_file_with_its_digest(saved: Path) -> None:
