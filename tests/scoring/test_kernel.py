@@ -19,7 +19,18 @@ TOLERANCE = 0.05
 
 
 def _kernel(problem: Problem, **params: object) -> KernelExplainer:
+    """Every coalition on each of 8 background rows, unless `rows_per_coalition` is given."""
+    params = {"rows_per_coalition": None, **params}
     return KernelExplainer(n_background=8, **params).fit(problem.model, problem.X)  # type: ignore[arg-type]
+
+
+def test_the_defaults_sample_background_rows_per_coalition(regression: Problem) -> None:
+    explainer = KernelExplainer().fit(regression.model, regression.X)
+    assert explainer.rows_ is not None, "the default design must leave coalitions to sample"
+    assert explainer.evaluations_per_row_ == explainer.design_.masks.shape[0] * 4
+    e = explainer.explain(regression.rows)
+    e.check_additivity(atol=1e-6)
+    assert e.error is not None and np.all(np.isfinite(e.error))
 
 
 def test_full_budget_is_exact(problem: Problem) -> None:
@@ -157,10 +168,26 @@ def test_sampled_background_is_close_and_its_stderr_honest(problem: Problem) -> 
 
 
 def test_sampled_background_is_exact_when_every_coalition_is_enumerated(multiclass: Problem) -> None:
-    explainer = _kernel(multiclass, budget=2**multiclass.n_features, rows_per_coalition=2)
+    # affordable: 2^M - 2 coalitions on all 8 rows cost at most budget x 2 evaluations
+    explainer = _kernel(multiclass, budget=2**multiclass.n_features * 4, rows_per_coalition=2)
     assert explainer.rows_ is None  # nothing sampled: every coalition sees the whole background
     truth, _ = multiclass.truth(explainer.background_)
     np.testing.assert_allclose(explainer.explain(multiclass.rows).values, truth, rtol=0, atol=1e-9)
+
+
+def test_enumerated_coalitions_sample_rows_when_every_row_costs_more(multiclass: Problem) -> None:
+    """Enumerating every coalition on every row would cost above budget x rows_per_coalition:
+    each coalition is then evaluated on its own rows, and the stated error covers that noise."""
+    budget = 2**multiclass.n_features
+    explainer = _kernel(multiclass, budget=budget, rows_per_coalition=2)
+    assert not (explainer.design_.strata >= 0).any() and explainer.rows_ is not None
+    assert explainer.evaluations_per_row_ <= budget * 2
+    truth, _ = multiclass.truth(explainer.background_)
+    e = explainer.explain(multiclass.rows)
+    e.check_additivity(atol=1e-6)
+    assert e.error is not None and np.all(e.error > 0)
+    ratio = np.median(np.linalg.norm(e.values - truth, axis=1) / e.error)
+    assert 0.3 <= ratio <= 3.0, f"actual/stated error ratio {ratio:.2f}"
 
 
 def test_rows_per_coalition_must_be_positive(multiclass: Problem) -> None:
