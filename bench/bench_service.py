@@ -90,13 +90,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(target: str, env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def served(
+    target: str, env: dict[str, str], log: Path, *, cwd: Path = ROOT
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     environ = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", **env}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(BENTOML), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
+            cwd=cwd,
             env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
