@@ -88,7 +88,8 @@ def _report(
         f"The design and our default (`KernelExplainer()`) were timed alternately, {len(kernel.rounds)} "
         "rounds (their figures pool the rounds; error is the mean over rounds); speed ratio per round: "
         + ", ".join(f"{o / d:.2f}x" for d, o in kernel.rounds)
-        + ". The other settings were timed once each, after them.",
+        + ". The other settings were timed once each, after them: their speed ratios set their time "
+        "against the design's from another moment on a shared machine, and are indicative only.",
         "",
     ]
     headers = [
