@@ -5,6 +5,7 @@ One home for the service's and the batch job's answers (`service.outputs` re-exp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,11 @@ class Outputs:
         """Each prediction's output index (-1 for a label the model never had); 0 for a regressor."""
         if self.labels is None:
             return np.zeros(len(predicted), dtype=int)
-        return np.asarray(pd.Index(self.labels).get_indexer(np.asarray(predicted)), dtype=int)
+        return np.asarray(self._label_index.get_indexer(np.asarray(predicted)), dtype=int)
+
+    @cached_property  # built once, not per request
+    def _label_index(self) -> pd.Index:
+        return pd.Index(self.labels)
 
     def classes(self, predicted: np.ndarray) -> list[Any]:
         """Predictions as JSON values: class names for a classifier, numbers for a regressor."""
