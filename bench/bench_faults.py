@@ -49,7 +49,13 @@ Reading these: a killed worker is replaced by BentoML's supervisor; the requests
 an amortized SVC (25,000 model evaluations per audited row) checks few rows: that is the price of
 never slowing the request path (raise the share or lower `AUDIT_EVALUATIONS` to audit more). The
 default soak (3 minutes) cannot tell warm-up from a slow leak: `--soak-seconds 1800` is the
-30-minute figure."""
+30-minute figure. Why the worker's memory used to grow for minutes (found with tracemalloc and
+gc referrers in a served worker): BentoML's `traffic.timeout` middleware arms one event-loop timer
+per request and never cancels it, and each timer holds its request's context (tracing span,
+request id) for the whole timeout: at 90 requests/s and 120 s, 11,221 timers were scheduled and
+the RSS climbed for two minutes, in steps. `service.deadlines.ComputeDeadline` replaces it (same
+504 contract, its timer ends with its request); with it the worker's object count, malloc in-use
+bytes and RSS stay flat from the first minute."""
 
 
 @dataclass
