@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone, is_classifier
 
-from scoring.explainers import AmortizedExplainer
+from scoring.explainers import AmortizedExplainer, KernelExplainer
 from scoring.explanation import Method
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
 
@@ -92,7 +92,10 @@ def explainer_fit(
     labels = defaults["label_evaluations"] if fit_evaluations is None else fit_evaluations
     reference = defaults["reference_evaluations"] if fit_evaluations is None else fit_evaluations // 2
     held = min(defaults["max_holdout"], round(defaults["holdout"] * len(X)))
-    kernel = (budget or defaults["kernel_budget"]) * (n_background or defaults["kernel_background"])
+    kernel_defaults = KernelExplainer().get_params()  # the candidate `auto` measures beside it
+    background = n_background or kernel_defaults["n_background"]
+    per_coalition = min(background, kernel_defaults["rows_per_coalition"] or background)
+    kernel = (budget or kernel_defaults["budget"]) * per_coalition
     evaluations = (
         labels
         + reference  # the fidelity reference on held-out rows

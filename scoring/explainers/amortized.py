@@ -10,13 +10,15 @@ FastSHAP least-squares objective; label noise averages out over rows. The ridge 
 feature length-scale are chosen by exact leave-one-out error on the labels.
 
 Fidelity is measured at fit time on rows held out of g's training, against exact values or a
-permutation reference averaged over two seeds, and so is the `kernel` method at its default cost
-on the same rows; both go into `fidelity_`, saved with the state.
+permutation reference averaged over two seeds, and goes into `fidelity_`, saved with the state; the
+per-row error is calibrated on the same rows. Comparing other methods on those rows (model
+selection) is not the explainer's business: `scoring.selection` does it, from `heldout_`.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,12 +37,12 @@ from scoring.explainers.calibration import (
     shift_rows,
     within_bound,
 )
-from scoring.explainers.kernel import KernelExplainer
 from scoring.explainers.permutation import permutation_shapley
 from scoring.explainers.ridge import interpolate, median_distance, ridge_loo
 from scoring.explanation import Method, Space
 from scoring.fidelity import (
     AUDIT_EVALUATIONS_PER_ROW,
+    Reference,
     fidelity_figures,
     noise_floor,
     reference_values,
@@ -55,6 +57,15 @@ LENGTHSCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 AUDIT_MIN_CLUSTER = 5
 
 
+@dataclass(frozen=True)
+class Heldout:
+    """The rows held out of g's fit and their reference values (kept in memory after `fit`, never
+    saved: model selection measures other candidates on the same rows)."""
+
+    rows: np.ndarray
+    reference: Reference
+
+
 class AmortizedExplainer(ScoringExplainer):
     """Shapley values from one forward pass of a fitted linear model plus one call of the model.
 
@@ -66,10 +77,10 @@ class AmortizedExplainer(ScoringExplainer):
     as many permutation samples each as `label_evaluations` model evaluations allow (8 to 1024);
     `n_components` random Fourier features make the basis. `holdout` of the rows (at most
     `max_holdout`) are kept out of the fit to measure fidelity against a reference costing at most
-    `reference_evaluations` model evaluations, beside the `kernel` method with `kernel_budget`
-    and `kernel_background` on the same rows, and beside the audit's reference over the summary
+    `reference_evaluations` model evaluations, and against the audit's reference over the summary
     (what a later audit should find, and how far the summary moves the values); `holdout=0`
-    skips the measurement.
+    skips the measurement. After `fit`, `heldout_` holds those rows and their reference (None
+    when none were held out, and after loading).
     The per-row error estimate (`stderr`) is the held-out RMSE of each feature's value.
     """
 
@@ -86,8 +97,6 @@ class AmortizedExplainer(ScoringExplainer):
         max_holdout: int = 40,
         reference_evaluations: int = 1_000_000,
         audit_background: int = 100,
-        kernel_budget: int = 512,
-        kernel_background: int = 20,
         seed: int = 0,
     ):
         self.label_evaluations = label_evaluations
@@ -98,8 +107,6 @@ class AmortizedExplainer(ScoringExplainer):
         self.max_holdout = max_holdout
         self.reference_evaluations = reference_evaluations
         self.audit_background = audit_background
-        self.kernel_budget = kernel_budget
-        self.kernel_background = kernel_background
         self.seed = seed
 
     # -- fitting -------------------------------------------------------------------------------
@@ -164,6 +171,7 @@ class AmortizedExplainer(ScoringExplainer):
             "alpha": self.alpha_,
         }
         self.fidelity_: dict[str, Any] = {}
+        self.heldout_: Heldout | None = None
         if n_hold:
             self.fidelity_ = self._measure(X, held)
         self.fit_info_["fit_seconds"] = round(time.perf_counter() - started, 2)
@@ -223,28 +231,17 @@ class AmortizedExplainer(ScoringExplainer):
         return self.error_scale_ * np.sqrt(np.maximum(squared, self.error_floor_))
 
     def _measure(self, X: np.ndarray, held: np.ndarray) -> dict[str, Any]:
-        """Fidelity on the held-out rows, of this explainer and of `kernel` at the cost given."""
+        """Fidelity on the held-out rows against a reference over all fit rows (and over the
+        audit summary); calibrates the per-row error on them."""
         f = self.output_
         reference = reference_values(f, held, X, max_evaluations=self.reference_evaluations)
-        started = time.perf_counter()
+        self.heldout_ = Heldout(held, reference)
         values, _, _ = self._explain(held)
-        ours_seconds = (time.perf_counter() - started) / len(held)
         ours = fidelity_figures(values, reference)
         calibration = self._calibrate(X, held, values, reference)
         # the per-row error estimate: held-out RMSE per feature, less the reference's own noise
         mse = ((values - reference.values) ** 2).mean(axis=0) - (reference.noise**2).mean(axis=0)
         self.stderr_ = np.sqrt(np.maximum(mse, 0.0))
-        kernel = KernelExplainer(
-            n_background=self.kernel_background, budget=self.kernel_budget, n_bootstrap=0, seed=self.seed
-        ).fit(
-            f.model,
-            f.columns.to_model(X),
-            feature_names=f.columns.names,
-            class_names=f.output_names,
-        )
-        started = time.perf_counter()
-        kernel_values = kernel.explain(f.columns.to_model(held)).values
-        kernel_seconds = (time.perf_counter() - started) / len(held)
         summary = self.audit_background_
         audit = reference_values(
             f,
@@ -273,13 +270,7 @@ class AmortizedExplainer(ScoringExplainer):
                 # how far summarizing the background moves the values from the full reference
                 "summary_shift_median_rel_l2": float(np.median(relative_l2(audit.values, reference.values))),
             },
-            "amortized": {**ours, "evaluations_per_row": 1, "seconds_per_row": ours_seconds},
-            "kernel": {
-                **fidelity_figures(kernel_values, reference),
-                "params": kernel.get_params(),
-                "evaluations_per_row": kernel.evaluations_per_row_,
-                "seconds_per_row": kernel_seconds,
-            },
+            "amortized": {**ours, "evaluations_per_row": 1},
         }
 
     def _calibrate(
@@ -470,5 +461,6 @@ class AmortizedExplainer(ScoringExplainer):
         self.summary_shift_ = float(arrays["summary_shift"])
         self.fidelity_ = extra.get("fidelity", {})
         self.fit_info_ = extra.get("fit_info", {})
+        self.heldout_ = None
         self.lengthscale_ = float(self.fit_info_.get("lengthscale", np.nan))
         self.alpha_ = float(self.fit_info_.get("alpha", np.nan))

@@ -228,8 +228,12 @@ def _bundle(
         adapted = FunctionClassifier(adapted.predict_proba, [str(c) for c in names])
         labels = list(adapted.classes_)
         method = Method.KERNEL
-    explainer = make_explainer(
-        adapted, frame, str(method), n_background=KERNEL_BACKGROUND, budget=KERNEL_BUDGET
+    explainer = make_explainer(  # options only where the method takes them (others are errors)
+        adapted,
+        frame,
+        str(method),
+        n_background=None if method is Method.LINEAR else KERNEL_BACKGROUND,
+        budget=KERNEL_BUDGET if method is Method.KERNEL else None,
     )
     schema = Schema.from_frame(frame, task=str(task), classes=labels)
     report = Report(

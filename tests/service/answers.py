@@ -78,9 +78,10 @@ def store_case(case: str, family: str, task: str, explainer: str) -> str:
             y_eval=y.iloc[:40],
             target="churned" if task == "classification" else "value",
             explainer=explainer,
-            fit_evaluations=30_000,
-            budget=64,
-            n_background=5,
+            # only the options the method takes (others are errors); `auto` passes each on
+            fit_evaluations=None if explainer == "kernel" else 30_000,
+            budget=None if explainer == "amortized" else 64,
+            n_background=None if explainer == "amortized" else 5,
             fidelity_rows=2,
             sample_rows=10,
             progress=False,
