@@ -120,6 +120,8 @@ class MicroBatcher(Generic[J, R]):
 
     `size(job)` counts a job's rows; a batch holds at most `max_rows` of them (a bigger job runs
     alone). `max_wait_ms` > 0 lets a batch wait that long for company before it starts.
+    `initializer` runs first in the worker thread (e.g. its BLAS/OpenMP thread limits: OpenMP's
+    are per thread).
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class MicroBatcher(Generic[J, R]):
         max_rows: int,
         max_wait_ms: float = 0.0,
         on_batch: Callable[[int, int], None] | None = None,
+        initializer: Callable[[], object] | None = None,
     ):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
@@ -140,7 +143,9 @@ class MicroBatcher(Generic[J, R]):
         self.on_batch = on_batch
         self._queue: deque[tuple[J, asyncio.Future[R]]] = deque()
         self._drainer: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explain")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="explain", initializer=initializer
+        )
 
     async def submit(self, job: J) -> R:
         """The job's result once its batch has run (or the exception its own run raised)."""

@@ -98,8 +98,10 @@ class ExplainedModel:
             ),
             tag=str(stored.tag),
         )
-        # in this worker's process, for every BLAS/OpenMP library loaded (numpy's, scikit-learn's)
-        threadpool_limits(limits=SETTINGS.blas_threads)
+        # BLAS/OpenMP threads of every library loaded (numpy's, scipy's, scikit-learn's OpenMP),
+        # here and in the thread that explains (OpenMP's limit is per thread)
+        limit_threads = partial(threadpool_limits, limits=SETTINGS.blas_threads)
+        limit_threads()
         self.settings = SETTINGS
         self.bundle = served.bundle
         self.bundle_path = served.path
@@ -117,6 +119,7 @@ class ExplainedModel:
             max_rows=SETTINGS.batch_max_rows,
             max_wait_ms=SETTINGS.batch_wait_ms,
             on_batch=_observe_batch,
+            initializer=limit_threads,
         )
         self.audit = ServiceAudit(
             self.bundle,
