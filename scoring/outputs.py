@@ -51,11 +51,12 @@ class Outputs:
         """Each prediction's output index (-1 for a label the model never had); 0 for a regressor."""
         if self.labels is None:
             return np.zeros(len(predicted), dtype=int)
-        return np.asarray(self._label_index.get_indexer(np.asarray(predicted)), dtype=int)
+        # get_indexer takes any array of labels (pandas' stubs say an Index)
+        return np.asarray(self._label_index.get_indexer(np.asarray(predicted)), dtype=int)  # type: ignore[arg-type]
 
     @cached_property  # built once, not per request
     def _label_index(self) -> pd.Index:
-        return pd.Index(self.labels)
+        return pd.Index(list(self.labels or ()))
 
     def classes(self, predicted: np.ndarray) -> list[Any]:
         """Predictions as JSON values: class names for a classifier, numbers for a regressor."""
