@@ -92,7 +92,7 @@ class ExplainerReport:
     method: str
     explains: str
     requested: str | None = None
-    params: Mapping[str, Any] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
     space: str | None = None
     levels: tuple[str, ...] = ()
     reason: str | None = None

@@ -180,7 +180,7 @@ def summary(saved: Any, dataset: Any, *, fit_seconds: float, bento: str | None, 
         f"{data.raw_features} raw / {data.engineered_features} engineered features "
         f"(fit {fit_seconds:.1f} s){dropped}",
         "  metrics     " + ("  ".join(f"{k} {v:.3f}" for k, v in report.metrics.items()) or "none"),
-        f"  explainer   {explainer.method} ({_params(explainer.params or {})}) "
+        f"  explainer   {explainer.method} ({_params(explainer.params)}) "
         f"in {explainer.space} space, levels {'+'.join(explainer.levels)}",
         f"              explains {explainer.explains}",
         f"              chosen: {explainer.chosen_because}",
