@@ -94,9 +94,7 @@ class Pass:
 
         preprocessor, estimator = split_model(model)
         probabilities = bool(is_classifier(estimator)) and hasattr(estimator, "predict_proba")
-        first = model
-        while isinstance(first, Pipeline):
-            first = first.steps[0][1]
+        first = cls.first_step(model)
         names_checked_only = (
             hasattr(first, "feature_names_in_")
             and type(first).__module__.startswith("sklearn.")
@@ -114,11 +112,16 @@ class Pass:
         return model_input(model, X)
 
     @staticmethod
-    def _fitted_names(model: Any) -> Any:
+    def first_step(model: Any) -> Any:
+        """The step rows reach first (the model itself when it is not a Pipeline)."""
         first = model
         while isinstance(first, Pipeline):
             first = first.steps[0][1]
-        return first.feature_names_in_
+        return first
+
+    @classmethod
+    def _fitted_names(cls, model: Any) -> Any:
+        return cls.first_step(model).feature_names_in_
 
 
 def is_identity(transformer: Any) -> bool:

@@ -32,10 +32,18 @@ CASES = (
     ("kernel", "svc", "classification", "kernel"),
     ("amortized", "svc", "classification", "amortized"),
     ("regression", "linear", "regression", "auto"),
+    # a bare model fitted on an all-number frame (as the default bundle): rows reach it as arrays
+    ("numeric", "svc", "classification", "auto"),
 )
 
 
-def _table() -> tuple[pd.DataFrame, pd.Series]:
+def _table(case: str = "") -> tuple[pd.DataFrame, pd.Series]:
+    if case == "numeric":  # eight columns of the breast-cancer data, as the default bundle's
+        from sklearn.datasets import load_breast_cancer
+
+        data = load_breast_cancer(as_frame=True)
+        X = data.data.iloc[::2, :8].reset_index(drop=True)
+        return X, data.target.iloc[::2].reset_index(drop=True).map({0: "malignant", 1: "benign"})
     from tests.tables import user_table
 
     table = user_table(300, n_numbers=3, seed=11)
@@ -46,7 +54,11 @@ def requests(table: pd.DataFrame) -> list[dict[str, Any]]:
     """The fixed requests: several rows with gaps, all targets, top_k, engineered level, no
     explanation, and a row outside what training saw (an unseen category, a value beyond range)."""
     rows = json.loads(table.iloc[:6].to_json(orient="records"))
-    odd = dict(rows[0], region="atlantis", num_1=1e4)
+    if "region" in rows[0]:
+        odd = dict(rows[0], region="atlantis", num_1=1e4)
+    else:  # numbers only: the first one far beyond its range
+        first = next(iter(rows[0]))
+        odd = dict(rows[0], **{first: rows[0][first] * 100})
     return [
         {"rows": rows},
         {"rows": rows[:3], "target": "all", "top_k": 2},
@@ -62,7 +74,7 @@ def store_case(case: str, family: str, task: str, explainer: str) -> str:
     from training import save_model
     from training.models import make_model
 
-    table, y = _table()
+    table, y = _table(case)
     if task == "regression":
         y = table["calls"] * 1.5 + np.nan_to_num(table["num_1"].to_numpy())
         table = table.drop(columns="calls")
@@ -104,9 +116,9 @@ def answers() -> dict[str, Any]:
     """{case: [response bodies]}, the bundle's version left out (it differs per store)."""
     from tests.service.service_client import serve_in_process
 
-    table, _ = _table()
     out: dict[str, Any] = {}
     for case, family, task, explainer in CASES:
+        table, _ = _table(case)
         tag = store_case(case, family, task, explainer)
         cols = table if task == "classification" else table.drop(columns="calls")
         with without_default_refinement(), serve_in_process(tag) as client:
