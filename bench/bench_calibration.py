@@ -55,6 +55,29 @@ def small_mlp() -> Problem:
     )
 
 
+def larger_mlp() -> Problem:
+    """M = 10 (exact reference), a wider and deeper MLP: make_classification, MLPClassifier(64, 64)."""
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = make_classification(
+        n_samples=1000, n_features=10, n_informative=6, n_redundant=2, n_classes=3, random_state=1
+    )
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp = MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=600, random_state=0)
+        model = mlp.fit(X_train, y_train)
+    return Problem(
+        "mlp_10_64x64",
+        "make_classification (10 features, 3 classes), MLPClassifier(64, 64)",
+        model,
+        X_train,
+        X_test,
+    )
+
+
 def onehot_mlp() -> tuple[Problem, Any]:
     """4 numbers and a 4-category colour, one-hot encoded (8 engineered columns: exact
     reference), an MLP; the explainer works over the engineered columns through a bundle."""
@@ -296,12 +319,12 @@ def report(runs: list[dict[str, Any]], started: str, load: float) -> str:
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help=f"write the section into {RESULTS}")
-    names = ["small_mlp", "breast_cancer_svc", "onehot_mlp"]
+    names = ["small_mlp", "larger_mlp", "breast_cancer_svc", "onehot_mlp"]
     parser.add_argument("--only", choices=names, help="one problem")
     args = parser.parse_args(argv)
     started = time.strftime("%Y-%m-%d %H:%M")
     load = os.getloadavg()[0]
-    problems = [small_mlp, breast_cancer_svc]
+    problems = [small_mlp, larger_mlp, breast_cancer_svc]
     runs = [run(p()) for p in problems if args.only in (None, p.__name__)]
     if args.only in (None, "onehot_mlp"):
         runs.append(run_onehot(onehot_mlp()[0]))

@@ -38,7 +38,7 @@ from scoring.explainers.calibration import (
     within_bound,
 )
 from scoring.explainers.permutation import permutation_shapley
-from scoring.explainers.ridge import interpolate, median_distance, ridge_loo
+from scoring.explainers.ridge import interpolate, leverage, leverage_factors, median_distance, ridge_loo
 from scoring.explanation import Method, Space
 from scoring.fidelity import (
     AUDIT_EVALUATIONS_PER_ROW,
@@ -205,6 +205,10 @@ class AmortizedExplainer(ScoringExplainer):
         self.share_ = np.where(total > 0, variance / np.where(total > 0, total, 1.0), uniform)
         self.stderr_ = np.sqrt(variance)
         self._fold()
+        # the kept ridge's predictive variance at a row, for the error model
+        self.leverage_factors_ = leverage_factors(self._basis(inputs), delta, self.alpha_)
+        fitted = leverage(self._basis(inputs), delta, self.leverage_factors_)
+        self.leverage_range_ = np.stack([np.median(fitted, axis=0), fitted.max(axis=0)])  # (2, K)
         return loo
 
     # -- the per-row error -----------------------------------------------------------------------
@@ -220,10 +224,19 @@ class AmortizedExplainer(ScoringExplainer):
         self.outside_scale_ = 1.0
         self.summary_shift_ = float("nan")  # measured on held-out rows
 
-    def _terms(self, X: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-        return error_terms(outputs, self.expected_value_, self.space_ is Space.PROBABILITY)
+    def _terms(self, X: np.ndarray | None, outputs: np.ndarray) -> np.ndarray:
+        """The error model's terms at rows X with these outputs; X None: at the fit rows' median
+        leverage. The leverage is capped at the fit rows' largest (the model is calibrated within
+        that range; a row moved off it, e.g. an unseen category set to the mean, has its move's
+        own term)."""
+        delta = outputs - self.expected_value_
+        if X is None:
+            lev = np.broadcast_to(self.leverage_range_[0], outputs.shape)
+        else:
+            lev = np.minimum(leverage(self._basis(X), delta, self.leverage_factors_), self.leverage_range_[1])
+        return error_terms(outputs, self.expected_value_, self.space_ is Space.PROBABILITY, lev)
 
-    def _inside_error(self, X: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    def _inside_error(self, X: np.ndarray | None, outputs: np.ndarray) -> np.ndarray:
         """(n, K) stated L2 error of the values of rows inside the training support."""
         terms = self._terms(X, outputs)  # (n, K, T)
         squared = rowwise_matmul(terms.reshape(-1, terms.shape[-1]), self.error_weights_[:, None])
@@ -359,10 +372,11 @@ class AmortizedExplainer(ScoringExplainer):
         profile = self.stderr_ / np.where(norm > 0, norm, 1.0)
         return np.where(norm > 0, profile, 1.0 / np.sqrt(self.stderr_.shape[0]))
 
-    def inside_variance(self, outputs: np.ndarray) -> np.ndarray:
-        """(n, M, K) the error model's variance at rows with these outputs, as if inside the
-        support (what a background summary's shift scales with; not a move's own error)."""
-        return (self._inside_error(outputs, outputs)[:, None, :] * self._profile()[None]) ** 2
+    def inside_variance(self, outputs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """(n, M, K) the error model's variance at `rows` with these outputs, as if inside the
+        support (what a background summary's shift scales with; not a move's own error); without
+        rows, at the fit rows' median leverage."""
+        return (self._inside_error(rows, outputs)[:, None, :] * self._profile()[None]) ** 2
 
     def _explain_flagged(
         self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None
@@ -439,6 +453,8 @@ class AmortizedExplainer(ScoringExplainer):
             "share": self.share_,
             "stderr": self.stderr_,
             "error_weights": self.error_weights_,
+            "leverage_factors": self.leverage_factors_,
+            "leverage_range": self.leverage_range_,
             "error_model": np.array([self.error_scale_, self.outside_scale_, self.error_floor_]),
             "summary_shift": np.array(self.summary_shift_),
             "audit_rows": self.audit_background_.rows,
@@ -455,6 +471,8 @@ class AmortizedExplainer(ScoringExplainer):
         self.share_ = arrays["share"]
         self.stderr_ = arrays["stderr"]
         self.error_weights_ = arrays["error_weights"]
+        self.leverage_factors_ = arrays["leverage_factors"]
+        self.leverage_range_ = arrays["leverage_range"]
         self.error_scale_, self.outside_scale_, self.error_floor_ = (float(v) for v in arrays["error_model"])
         self.audit_background_ = Background(arrays["audit_rows"], arrays["audit_weights"])
         self._fold()

@@ -3,8 +3,8 @@
 The model of the squared error of row x's values for output k is linear with non-negative
 weights in three terms: a constant, the output's sensitivity (f_k(x) (1 - f_k(x)) in
 probability space, where rows near the decision boundary are the hard ones; |f_k(x) - base_k|
-in other spaces), and the squared distance from x to the nearest row of the
-background summary (relative to its median over the fit rows). Its weights are fitted to the
+in other spaces), and the ridge's leverage of x for output k (its predictive variance in its
+own feature space: large where the training rows are sparse). Its weights are fitted to the
 leave-one-out errors of the ridge on its training rows, less the labels' own noise (known from
 two independent halves of the permutation samples). The scale is then calibrated on held-out
 rows at fit time, split-conformal style: the stated error is multiplied by the median of
@@ -25,15 +25,16 @@ from scipy.stats import rankdata
 
 from scoring.support import Support
 
-N_TERMS = 2
+N_TERMS = 3
 
 
-def error_terms(outputs: np.ndarray, base: np.ndarray, probability: bool) -> np.ndarray:
-    """(n, K, N_TERMS): the error model's regressors for each row and output."""
+def error_terms(outputs: np.ndarray, base: np.ndarray, probability: bool, leverage: np.ndarray) -> np.ndarray:
+    """(n, K, N_TERMS): the error model's regressors for each row and output; `leverage` (n, K)."""
     n, k = outputs.shape
     terms = np.empty((n, k, N_TERMS))
     terms[..., 0] = 1.0
     terms[..., 1] = outputs * (1.0 - outputs) if probability else np.abs(outputs - base[None, :])
+    terms[..., 2] = leverage
     return terms
 
 

@@ -1,10 +1,14 @@
 """The amortized explainer's regression helpers: ridge fits with exact leave-one-out residuals,
-synthetic rows between neighbours, and the median distance between rows."""
+the fitted ridge's leverage of a new row, synthetic rows between neighbours, and the median
+distance between rows."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from sklearn.neighbors import NearestNeighbors
+
+from scoring.rowwise import rowwise_matmul
 
 # synthetic rows are interpolated between a row and one of this many nearest neighbours
 NEIGHBOURS = 10
@@ -74,3 +78,25 @@ def median_distance(z: np.ndarray, rng: np.random.Generator, pairs: int = 2000) 
     d = np.sqrt(((z[i] - z[j]) ** 2).sum(axis=1))
     d = d[d > 0]
     return float(np.median(d)) if len(d) else 1.0
+
+
+def leverage_factors(basis: np.ndarray, delta: np.ndarray, alpha: float) -> np.ndarray:
+    """(K, 2L, 2L) W_k with ||d W_k||^2 = d (D_k'D_k + alpha I)^-1 d', the ridge's leverage of a
+    row with design d (its predictive variance in units of the label noise), per output k."""
+    factors = []
+    for out in range(delta.shape[1]):
+        design = output_design(basis, delta[:, out])
+        gram = design.T @ design + alpha * np.eye(design.shape[1])
+        lower = np.linalg.cholesky(gram)
+        factors.append(solve_triangular(lower, np.eye(len(lower)), lower=True).T)
+    return np.stack(factors)
+
+
+def leverage(basis: np.ndarray, delta: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """(n, K) each row's leverage under the fitted ridge of each output (see `leverage_factors`);
+    row by row, bit for bit."""
+    out = np.empty(delta.shape)
+    for k in range(delta.shape[1]):
+        projected = rowwise_matmul(output_design(basis, delta[:, k]), factors[k])
+        out[:, k] = (projected**2).sum(axis=1)
+    return out

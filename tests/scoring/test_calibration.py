@@ -28,6 +28,7 @@ from scoring.background import Background
 from scoring.bundle import Bundle
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.calibration import agreement, shift_rows, spearman
+from scoring.explainers.ridge import leverage, leverage_factors, output_design
 from scoring.explanation import Explanation, Level
 from scoring.feature_map import derive_feature_map
 from scoring.refine import Budget, needs_refinement, refine
@@ -182,3 +183,21 @@ def test_unseen_categories_through_a_bundle_are_flagged_and_stated_honestly() ->
     figures = agreement(e.error, np.linalg.norm(e.values - truth, axis=1))
     assert figures["spearman"] >= 0.5, figures
     assert 0.67 <= figures["median_actual_over_stated"] <= 1.5, figures
+
+
+def test_leverage_is_the_ridge_predictive_variance_and_grows_off_the_data() -> None:
+    """`leverage` equals d (D'D + alpha I)^-1 d' of the output's design d, and is larger for a
+    row far from the fit rows than for one among them."""
+    rng = np.random.default_rng(3)
+    basis = np.hstack([np.ones((200, 1)), rng.normal(size=(200, 4))])
+    delta = rng.normal(size=(200, 2))
+    factors = leverage_factors(basis, delta, alpha=0.1)
+    rows = np.vstack([basis[:1], [[1.0, 6.0, -6.0, 6.0, 6.0]]])
+    row_delta = np.vstack([delta[:1], [[0.1, -0.1]]])
+    found = leverage(rows, row_delta, factors)
+    for k in range(2):
+        design = output_design(basis, delta[:, k])
+        inverse = np.linalg.inv(design.T @ design + 0.1 * np.eye(design.shape[1]))
+        d = output_design(rows, row_delta[:, k])
+        np.testing.assert_allclose(found[:, k], np.einsum("ij,jk,ik->i", d, inverse, d), rtol=1e-8)
+    assert (found[1] > 5 * found[0]).all()  # about (1 + |z|^2) / n: 0.7 vs 0.08 here
