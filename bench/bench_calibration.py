@@ -39,43 +39,37 @@ BUDGETS_MS = (0.0, 5.0, 10.0, 25.0, 50.0, 100.0)
 
 def small_mlp() -> Problem:
     """M = 8, so the reference is exact: an MLP on make_classification (3 classes)."""
-    from sklearn.datasets import make_classification
-    from sklearn.model_selection import train_test_split
-    from sklearn.neural_network import MLPClassifier
-
-    X, y = make_classification(
-        n_samples=1000, n_features=8, n_informative=5, n_redundant=1, n_classes=3, random_state=0
-    )
-    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=600, random_state=0).fit(X_train, y_train)
-    return Problem(
-        "mlp_8", "make_classification (8 features, 3 classes), MLPClassifier(16)", model, X_train, X_test
-    )
+    return _mlp("mlp_8", n_features=8, n_informative=5, n_redundant=1, hidden=(16,), seed=0)
 
 
 def larger_mlp() -> Problem:
     """M = 10 (exact reference), a wider and deeper MLP: make_classification, MLPClassifier(64, 64)."""
+    return _mlp("mlp_10_64x64", n_features=10, n_informative=6, n_redundant=2, hidden=(64, 64), seed=1)
+
+
+def _mlp(
+    name: str, *, n_features: int, n_informative: int, n_redundant: int, hidden: tuple[int, ...], seed: int
+) -> Problem:
     from sklearn.datasets import make_classification
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
 
     X, y = make_classification(
-        n_samples=1000, n_features=10, n_informative=6, n_redundant=2, n_classes=3, random_state=1
+        n_samples=1000,
+        n_features=n_features,
+        n_informative=n_informative,
+        n_redundant=n_redundant,
+        n_classes=3,
+        random_state=seed,
     )
     X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mlp = MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=600, random_state=0)
+        mlp = MLPClassifier(hidden_layer_sizes=hidden, max_iter=600, random_state=0)
         model = mlp.fit(X_train, y_train)
-    return Problem(
-        "mlp_10_64x64",
-        "make_classification (10 features, 3 classes), MLPClassifier(64, 64)",
-        model,
-        X_train,
-        X_test,
-    )
+    layers = ", ".join(str(h) for h in hidden)
+    description = f"make_classification ({n_features} features, 3 classes), MLPClassifier({layers})"
+    return Problem(name, description, model, X_train, X_test)
 
 
 def onehot_mlp() -> tuple[Problem, Any]:
