@@ -121,7 +121,9 @@ class MicroBatcher(Generic[J, R]):
     `size(job)` counts a job's rows; a batch holds at most `max_rows` of them (a bigger job runs
     alone). `max_wait_ms` > 0 lets a batch wait that long for company before it starts.
     `initializer` runs first in the worker thread (e.g. its BLAS/OpenMP thread limits: OpenMP's
-    are per thread).
+    are per thread). A batch of at most `inline_rows` rows that is the only work in flight (one
+    request at a time, nobody to batch with) runs on the event loop itself: the hand-over to the
+    thread and back costs more than a few rows' work, and no other request is waiting.
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class MicroBatcher(Generic[J, R]):
         max_wait_ms: float = 0.0,
         on_batch: Callable[[int, int], None] | None = None,
         initializer: Callable[[], object] | None = None,
+        inline_rows: int = 0,
     ):
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
@@ -141,6 +144,8 @@ class MicroBatcher(Generic[J, R]):
         self.max_rows = max_rows
         self.max_wait_ms = max_wait_ms
         self.on_batch = on_batch
+        self.inline_rows = inline_rows
+        self._in_flight = 0  # submitted jobs not yet answered
         self._queue: deque[tuple[J, asyncio.Future[R]]] = deque()
         self._drainer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(
@@ -154,7 +159,11 @@ class MicroBatcher(Generic[J, R]):
         self._queue.append((job, future))
         if self._drainer is None or self._drainer.done() or self._drainer.get_loop() is not loop:
             self._drainer = loop.create_task(self._drain())
-        return await future
+        self._in_flight += 1
+        try:
+            return await future
+        finally:
+            self._in_flight -= 1
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -169,7 +178,10 @@ class MicroBatcher(Generic[J, R]):
                 continue
             jobs = [job for job, _ in batch]
             try:
-                results = await loop.run_in_executor(self._executor, self._run_isolated, jobs)
+                if self._in_flight <= len(batch) and sum(map(self.size, jobs)) <= self.inline_rows:
+                    results = self._run_isolated(jobs)
+                else:
+                    results = await loop.run_in_executor(self._executor, self._run_isolated, jobs)
             except Exception as exc:  # the executor itself failed (e.g. shut down)
                 for _, future in batch:
                     if not future.done():

@@ -51,6 +51,8 @@ from service.startup import arm_supervisor, exit_on_bundle_error
 logger = logging.getLogger("bentoml.service.explained_model")
 
 SETTINGS = Settings.from_env()
+# a lone request of at most this many rows is answered on the event loop (service.batching)
+INLINE_ROWS = 4
 arm_supervisor()  # a worker that cannot load its bundle stops `bentoml serve` (exit 1), see service.startup
 install_header_deadline(SETTINGS.header_timeout_s)  # uvicorn holds partial headers for ever otherwise
 install_compute_deadline()  # traffic.timeout without BentoML's per-request timer (see service.deadlines)
@@ -120,6 +122,7 @@ class ExplainedModel:
             max_wait_ms=SETTINGS.batch_wait_ms,
             on_batch=_observe_batch,
             initializer=limit_threads,
+            inline_rows=INLINE_ROWS,
         )
         self.audit = ServiceAudit(
             self.bundle,

@@ -78,6 +78,23 @@ def test_concurrent_jobs_are_batched_and_answered_in_order() -> None:
     batcher.close()
 
 
+def test_a_lone_small_job_runs_on_the_loop_and_concurrent_ones_are_still_batched() -> None:
+    run = Recorder(delay=0.0)
+    batcher: MicroBatcher[int, int] = MicroBatcher(run, size=lambda j: 1, max_rows=8, inline_rows=2)
+
+    async def one_at_a_time() -> list[int]:
+        return [await batcher.submit(j) for j in range(3)]
+
+    assert asyncio.run(one_at_a_time()) == [0, 2, 4]
+    assert run.threads == {threading.main_thread().name}  # no hand-over to the worker thread
+    run.threads.clear()
+    results = asyncio.run(gather_all(batcher, list(range(20))))
+    assert results == [2 * j for j in range(20)]
+    assert any(len(b) > 1 for b in run.batches)  # company: batched, in the worker thread
+    assert any(name.startswith("explain") for name in run.threads)
+    batcher.close()
+
+
 def test_a_failing_job_fails_alone() -> None:
     run = Recorder(delay=0.0)
     batcher: MicroBatcher[int, int] = MicroBatcher(run, size=lambda j: 1, max_rows=16)
