@@ -246,7 +246,9 @@ print("same as explain_local:", np.allclose(preds, explainer.explain_local(x_tes
 # %%
 import training
 
-tag, _ = training.save_to_store("breast_cancer_svc", scoring_explainer.to_bundle())
+# our counterpart of the guide's run: one bundle version in the model store, (tag, folder)
+run = training.save_to_store("breast_cancer_svc", scoring_explainer.to_bundle())
+tag, _ = run
 print("bundle:", tag)
 # serve it:  BUNDLE=breast_cancer_svc:latest bentoml serve service.service:ExplainedModel
 # (or `make serve`, which trains and serves the default model)
@@ -254,7 +256,7 @@ print("bundle:", tag)
 # %%
 from training.explanations import ExplanationClient
 
-client = ExplanationClient.from_bundle(tag)
+client = ExplanationClient.from_run(run)
 # uploading global model explanation data for storage; multiple explanations can be uploaded
 client.upload_model_explanation(global_explanation, comment="global explanation: all features")
 # or you can only upload the explanation object with the top k feature info
@@ -263,8 +265,8 @@ client.upload_model_explanation(
 )
 print(client.list_model_explanations())
 
-# later, in another notebook: get model explanation data
-client = ExplanationClient.from_bundle("breast_cancer_svc")
+# later, in another notebook: get model explanation data (a bundle name is its latest version)
+client = ExplanationClient.from_run("breast_cancer_svc")
 explanation = client.download_model_explanation(comment="global explanation: all features")
 # or only get the top k (e.g., 4) most important features with their importance values
 explanation = client.download_model_explanation(top_k=4, comment="global explanation: all features")

@@ -52,6 +52,31 @@ class ExplanationClient:
 
         return cls(str(bentoml.models.get(name_or_tag).tag))
 
+    @classmethod
+    def from_run(cls, run: Any) -> ExplanationClient:
+        """The reference's `ExplanationClient.from_run(run)`, where a run is one trained bundle
+        version: `run` is what `training.save_to_store` returned (its `(tag, folder)` pair, or the
+        tag), a tag 'name:version' (a bare name means its latest version), a `bentoml.Tag`, or a
+        stored `bentoml.Model` (`bentoml.models.get(...)`)."""
+        import bentoml
+        from bentoml.exceptions import NotFound
+
+        if isinstance(run, tuple) and len(run) == 2 and isinstance(run[1], (str, Path)):
+            run = run[0]  # save_to_store's (tag, folder)
+        if isinstance(run, bentoml.Model):
+            return cls(str(run.tag))
+        if not isinstance(run, (str, bentoml.Tag)):
+            raise ValidationError(
+                "expected a bundle: what training.save_to_store returned, a tag 'name:version' or a "
+                f"bentoml Model, got {type(run).__name__} (an Azure ML Run has no counterpart here: "
+                "explanations are kept beside the bundle in the BentoML model store)",
+                field="run",
+            )
+        try:
+            return cls.from_bundle(str(run))
+        except NotFound as e:
+            raise ExplanationNotFoundError(f"no bundle {str(run)!r} in the model store", field="run") from e
+
     @property
     def store_name(self) -> str:
         return explanation_store_name(self.bundle_name)

@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 import training
 from scoring.compat import LinearScoringExplainer, TabularExplainer
+from scoring.errors import ValidationError
 from training.explanations import ExplanationClient, ExplanationNotFoundError
 
 ALL = "global explanation: all features"
@@ -90,3 +91,33 @@ def test_upload_list_download(bentoml_home, explained):
     assert newer.bundle_tag == new_tag != tag
     assert newer.list_model_explanations() == []
     assert len(ExplanationClient(tag).list_model_explanations()) == 2
+
+
+def test_from_run_takes_what_a_migrating_user_holds(bentoml_home, explained):
+    """`ExplanationClient.from_run(run)`: a run is one trained bundle version, given as what
+    save_to_store returned, its tag, a bentoml Tag or Model, or a name (its latest version)."""
+    import bentoml
+
+    explainer, x_test, _ = explained
+    global_explanation = explainer.explain_global(x_test[:10])
+    run = training.save_to_store("breast_cancer", LinearScoringExplainer(explainer).to_bundle())
+    tag = run[0]
+    uploaded = ExplanationClient.from_run(run).upload_model_explanation(global_explanation, comment=ALL)
+    later = training.save_to_store("breast_cancer", LinearScoringExplainer(explainer).to_bundle())
+
+    for same_run in (run, tag, bentoml.Tag.from_taglike(tag), bentoml.models.get(tag)):
+        client = ExplanationClient.from_run(same_run)
+        assert client.bundle_tag == tag
+        assert [e["tag"] for e in client.list_model_explanations()] == [uploaded]
+        downloaded = client.download_model_explanation(comment=ALL)
+        assert downloaded.get_feature_importance_dict() == pytest.approx(
+            global_explanation.get_feature_importance_dict()
+        )
+    # a bare name is its latest version, which has no explanation yet
+    assert ExplanationClient.from_run("breast_cancer").bundle_tag == later[0] != tag
+    assert ExplanationClient.from_run("breast_cancer").list_model_explanations() == []
+
+    with pytest.raises(ExplanationNotFoundError, match="no bundle 'no_such_bundle:v1'"):
+        ExplanationClient.from_run("no_such_bundle:v1")
+    with pytest.raises(ValidationError, match="Azure ML Run has no counterpart"):
+        ExplanationClient.from_run(object())
