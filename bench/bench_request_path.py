@@ -37,8 +37,8 @@ from bench.bench_service import (
     ROOT,
     Phase,
     _figure,
-    bench_rows,
     load_stored,
+    request_bodies,
     run_phase,
     served,
     wait_ready,
@@ -103,13 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
     bundle, tag = load_stored(args.bundle)
-    rows, _ = bench_rows(bundle, 256, seed=0)
-    one_row = [json.dumps({"rows": [r]}).encode() for r in rows]
-    many = [json.dumps({"rows": rows[i : i + 32]}).encode() for i in range(0, 256, 32)]
+    one_row, many, _ = request_bodies(bundle, tag)
     load_before = os.getloadavg()[0]
-    print(
-        f"bundle {tag}: {bundle.explainer.method} explainer, {len(bundle.schema.names)} features", flush=True
-    )
 
     with tempfile.TemporaryDirectory(prefix="bench-request-path-") as scratch_name:
         scratch = Path(scratch_name)

@@ -216,6 +216,17 @@ def bench_rows(bundle: Any, n: int, seed: int) -> tuple[list[dict[str, Any]], np
     return rows, x_train
 
 
+def request_bodies(bundle: Any, tag: str) -> tuple[list[bytes], list[bytes], np.ndarray]:
+    """(single-row bodies, 32-row bodies, training rows for a baseline) over 256 bench rows."""
+    rows, x_train = bench_rows(bundle, 256, seed=0)
+    one_row = [json.dumps({"rows": [r]}).encode() for r in rows]
+    many = [json.dumps({"rows": rows[i : i + 32]}).encode() for i in range(0, 256, 32)]
+    print(
+        f"bundle {tag}: {bundle.explainer.method} explainer, {len(bundle.schema.names)} features", flush=True
+    )
+    return one_row, many, x_train
+
+
 def load_stored(tag: str) -> tuple[Any, str]:
     import bentoml
 
@@ -265,13 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
     bundle, tag = load_stored(args.bundle)
-    rows, x_train = bench_rows(bundle, 256, seed=0)
-    one_row = [json.dumps({"rows": [r]}).encode() for r in rows]
-    many = [json.dumps({"rows": rows[i : i + 32]}).encode() for i in range(0, 256, 32)]
+    one_row, many, x_train = request_bodies(bundle, tag)
     load_before = os.getloadavg()[0]
-    print(
-        f"bundle {tag}: {bundle.explainer.method} explainer, {len(bundle.schema.names)} features", flush=True
-    )
 
     with tempfile.TemporaryDirectory(prefix="bench-service-") as scratch:
         logs = Path(scratch)
