@@ -38,6 +38,8 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.limits import error_body
+
 logger = logging.getLogger("bentoml.service.explained_model.requests")
 
 AUTO = "uvicorn.protocols.http.auto:AutoHTTPProtocol"
@@ -97,7 +99,7 @@ def late_headers_response(seconds: float) -> bytes:
     request_id = uuid.uuid4().hex[:16]
     message = f"the request headers did not arrive within {seconds:g} s"
     logger.warning("client error 408 (headers) request_id=%s: %s", request_id, message)
-    body = json.dumps({"error": message, "row": None, "field": None}).encode()
+    body = json.dumps(error_body(message)).encode()
     head = (
         "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\nx-request-id: {request_id}\r\n\r\n"
@@ -158,7 +160,7 @@ class ComputeDeadline:
                 raise
             message = f"the request was not answered within {self.timeout:g} s"
             logger.warning("504 %s %s: %s", scope.get("method"), scope.get("path"), message)
-            response = JSONResponse({"error": message, "row": None, "field": None}, status_code=504)
+            response = JSONResponse(error_body(message), status_code=504)
             await response(scope, receive, send)
 
 

@@ -1,5 +1,5 @@
 """The service's one error boundary: which HTTP status each engine error is, and the one place that
-turns an endpoint's exception into a response (the body from `service.responses.error_body`)."""
+turns an endpoint's exception into a response (the body from `service.limits.error_body`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from scoring.errors import ValidationError
-from service.responses import error_body, validation_error_body
+from service.limits import error_body
+from service.responses import validation_error_body
 
 # a bentoml.* name: bentoml serve drops records of other loggers below WARNING
 logger = logging.getLogger("bentoml.service.explained_model")

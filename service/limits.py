@@ -68,6 +68,13 @@ def safe_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def error_body(message: str, *, row: int | None = None, field: str | None = None) -> dict[str, Any]:
+    """The one error body of every 4xx/5xx the service writes, `{"error", "row", "field"}`; echoed
+    text is cut to a bound and made encodable (`safe_text`)."""
+    name = None if field is None else safe_text(field, MAX_ECHO_CHARS)
+    return {"error": safe_text(message), "row": row, "field": name}
+
+
 class RequestGuard:
     def __init__(
         self,
@@ -240,7 +247,6 @@ async def send_error(
     """Answer with the service's error body, logged as one line with a request id."""
     request_id = uuid.uuid4().hex[:16]
     text = safe_text(message)
-    name = None if field is None else safe_text(field, MAX_ECHO_CHARS)
     logger.warning(
         "client error %d %s %s request_id=%s: %s",
         status,
@@ -252,7 +258,7 @@ async def send_error(
     extra = {"X-Request-Id": request_id, **(headers or {})}
     if close:
         extra["Connection"] = "close"
-    response = JSONResponse({"error": text, "row": None, "field": name}, status_code=status, headers=extra)
+    response = JSONResponse(error_body(message, field=field), status_code=status, headers=extra)
     await response(scope, _no_receive, send)
 
 
@@ -311,7 +317,7 @@ def error_document(status: int, body: bytes) -> bytes:
     if isinstance(document, dict):
         document = document.get("error") or document.get("detail") or json.dumps(document)
     message = str(document) or HTTPStatus(status).phrase
-    return json.dumps({"error": safe_text(message), "row": None, "field": None}).encode()
+    return json.dumps(error_body(message)).encode()
 
 
 async def _no_receive() -> Message:

@@ -23,17 +23,11 @@ from scoring.explanation import Explanation, Level
 from scoring.refine import DEFAULT_FACTOR, can_refine, typical_error
 from scoring.report import Importance
 from service.config import Settings
-from service.limits import MAX_ECHO_CHARS, safe_text
+from service.limits import error_body
 from service.outputs import Outputs
 from service.requests import MAX_MS_PER_ROW, ExplainOptions, TargetKind
 
 SERVING_LIBRARIES = ("bentoml", "scikit-learn", "numpy", "pandas", "shap", "skops", "lightgbm", "xgboost")
-
-
-def error_body(message: str, *, row: int | None = None, field: str | None = None) -> dict[str, Any]:
-    """The one error body; echoed text is cut to a bound and made encodable (`safe_text`)."""
-    name = None if field is None else safe_text(field, MAX_ECHO_CHARS)
-    return {"error": safe_text(message), "row": row, "field": name}
 
 
 def validation_error_body(error: ValidationError) -> dict[str, Any]:

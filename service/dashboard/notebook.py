@@ -44,9 +44,10 @@ from service.batching import Job, run_jobs
 from service.dashboard.app import DashboardSource, build_dashboard_app
 from service.errors import error_response
 from service.finite import finite_body, screen_rows
+from service.limits import error_body
 from service.outputs import Outputs
 from service.requests import parse_predict
-from service.responses import error_body, model_body, predict_body
+from service.responses import model_body, predict_body
 
 # the pages allowed to frame the dashboard: a notebook served from this machine, VS Code's
 NOTEBOOK_FRAME_ANCESTORS = (
