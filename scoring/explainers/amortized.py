@@ -55,6 +55,9 @@ ALPHAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 LENGTHSCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 # every row of the kept background summary is the mean of at least this many training rows
 AUDIT_MIN_CLUSTER = 5
+# the error model's leverage is that of a ridge on the first this many Fourier features (the
+# full basis' would cost (2L)^2 per row and output, several times g itself)
+LEVERAGE_COMPONENTS = 48
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,9 @@ class AmortizedExplainer(ScoringExplainer):
         self.stderr_ = np.sqrt(variance)
         self._fold()
         # the kept ridge's predictive variance at a row, for the error model
-        self.leverage_factors_ = leverage_factors(self._basis(inputs), delta, self.alpha_)
-        fitted = leverage(self._basis(inputs), delta, self.leverage_factors_)
+        basis = self._basis(inputs, LEVERAGE_COMPONENTS)
+        self.leverage_factors_ = leverage_factors(basis, delta, self.alpha_)
+        fitted = leverage(basis, delta, self.leverage_factors_)
         self.leverage_range_ = np.stack([np.median(fitted, axis=0), fitted.max(axis=0)])  # (2, K)
         return loo
 
@@ -233,7 +237,8 @@ class AmortizedExplainer(ScoringExplainer):
         if X is None:
             lev = np.broadcast_to(self.leverage_range_[0], outputs.shape)
         else:
-            lev = np.minimum(leverage(self._basis(X), delta, self.leverage_factors_), self.leverage_range_[1])
+            basis = self._basis(X, LEVERAGE_COMPONENTS)
+            lev = np.minimum(leverage(basis, delta, self.leverage_factors_), self.leverage_range_[1])
         return error_terms(outputs, self.expected_value_, self.space_ is Space.PROBABILITY, lev)
 
     def _inside_error(self, X: np.ndarray | None, outputs: np.ndarray) -> np.ndarray:
@@ -327,11 +332,13 @@ class AmortizedExplainer(ScoringExplainer):
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X, dtype=float) - self.mean_) / self.scale_
 
-    def _basis(self, X: np.ndarray) -> np.ndarray:
-        """(n, L): 1, standardized x, and random Fourier features of relevance-weighted x."""
+    def _basis(self, X: np.ndarray, components: int | None = None) -> np.ndarray:
+        """(n, L): 1, standardized x, and random Fourier features of relevance-weighted x (the
+        first `components` of them; None: all)."""
         z = self._standardize(X)
-        waves = np.cos((z * self.relevance_) @ self.projection_ + self.phase_)
-        return np.hstack([np.ones((len(z), 1)), z, np.sqrt(2.0 / self.n_components) * waves])
+        c = self.n_components if components is None else min(components, self.n_components)
+        waves = np.cos((z * self.relevance_) @ self.projection_[:, :c] + self.phase_[:c])
+        return np.hstack([np.ones((len(z), 1)), z, np.sqrt(2.0 / c) * waves])
 
     def _fold(self) -> None:
         self.folded_ = self._folded(self.coef_)
