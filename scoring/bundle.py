@@ -25,7 +25,7 @@ from scoring.feature_map import FeatureMap
 from scoring.pipeline import Pass, model_input
 from scoring.refine import Budget, needs_refinement, refine
 from scoring.report import ExplainerReport, Report, as_report
-from scoring.schema import Schema
+from scoring.schema import Kind, Schema
 from scoring.signing import SIGNATURE, check_signature, write_signature
 from scoring.support import outside_schema
 
@@ -529,7 +529,7 @@ def load_bundle(
             f"{EXPLAINER_DIR}/ holds explainer state this version of the code cannot read "
             f"({type(error).__name__}: {error}); build the bundle again with this version"
         ) from error
-    return Bundle(
+    bundle = Bundle(
         model=model,
         explainer=explainer,
         schema=Schema.from_json(json.loads((path / SCHEMA).read_text())),
@@ -537,6 +537,37 @@ def load_bundle(
         feature_map=feature_map,
         manifest=manifest,
     )
+    _self_check(bundle, path)
+    return bundle
+
+
+def _self_check(bundle: Bundle, path: Path) -> None:
+    """Predict and explain one row the schema admits (each number mid-range, each category the
+    first seen), so that state this code reads but cannot use (an array of another shape, say)
+    fails here, at load, not on a user's first request."""
+    row: dict[str, Any] = {}
+    for f in bundle.schema.features:
+        if f.categories:
+            row[f.name] = f.categories[0]
+        elif f.kind is Kind.BOOLEAN:
+            row[f.name] = False
+        elif f.minimum is not None and f.maximum is not None:
+            middle = (f.minimum + f.maximum) / 2
+            row[f.name] = round(middle) if f.kind is Kind.INTEGER else middle
+        else:
+            row[f.name] = None if f.nullable else 0
+    try:
+        frame = bundle.schema.validate([row])
+    except ValidationError:
+        return  # a schema whose rows this check cannot make: nothing to learn here
+    try:
+        answer = bundle.answer(frame, bundle.levels[0])
+    except Exception as error:
+        raise BundleError(
+            f"the bundle in {path} loads but cannot explain a row with this version of the code "
+            f"({type(error).__name__}: {error}); build the bundle again with this version"
+        ) from error
+    assert answer.explanation is not None
 
 
 def _load_report(path: Path) -> Report:

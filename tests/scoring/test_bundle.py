@@ -289,3 +289,19 @@ def test_explainer_state_from_another_code_version_is_refused_by_name(saved: Pat
     (path / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match=r"explainer/ holds explainer state .*a_parameter_from"):
         load_bundle(path)
+
+
+def test_state_that_loads_but_cannot_explain_is_refused_at_load(saved: Path, tmp_path: Path) -> None:
+    """Explainer arrays of a shape this code cannot use (as a bundle of another development
+    version has), digests re-sealed: load_bundle refuses it, not the first request."""
+    import shutil
+
+    from tests.service.planted import reseal
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(saved, folder)
+    coef = np.load(folder / "explainer" / "coef.npy")
+    np.save(folder / "explainer" / "coef.npy", coef[:, :-1], allow_pickle=False)  # one feature short
+    reseal(folder)
+    with pytest.raises(BundleError, match="cannot explain a row with this version of the code"):
+        load_bundle(folder)
