@@ -211,7 +211,7 @@ class AmortizedExplainer(ScoringExplainer):
         # the kept ridge's predictive variance at a row, for the error model
         basis = self._basis(inputs, LEVERAGE_COMPONENTS)
         self.leverage_factors_ = leverage_factors(basis, delta, self.alpha_)
-        fitted = leverage(basis, delta, self.leverage_factors_)
+        fitted = self._leverage(basis, delta)
         self.leverage_range_ = np.stack([np.median(fitted, axis=0), fitted.max(axis=0)])  # (2, K)
         return loo
 
@@ -238,8 +238,17 @@ class AmortizedExplainer(ScoringExplainer):
             lev = np.broadcast_to(self.leverage_range_[0], outputs.shape)
         else:
             basis = self._basis(X, LEVERAGE_COMPONENTS)
-            lev = np.minimum(leverage(basis, delta, self.leverage_factors_), self.leverage_range_[1])
+            lev = np.minimum(self._leverage(basis, delta), self.leverage_range_[1])
         return error_terms(outputs, self.expected_value_, self.space_ is Space.PROBABILITY, lev)
+
+    def _leverage(self, basis: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """(n, K) leverage; a binary classifier's two probabilities are each other's mirror
+        (delta_0 = -delta_1 flips the sign of half the design, which leaves leverage unchanged),
+        so one output's serves both."""
+        if delta.shape[1] == 2 and self.space_ is Space.PROBABILITY:
+            one = leverage(basis, delta[:, 1:], self.leverage_factors_[1:])
+            return np.hstack([one, one])
+        return leverage(basis, delta, self.leverage_factors_)
 
     def _inside_error(self, X: np.ndarray | None, outputs: np.ndarray) -> np.ndarray:
         """(n, K) stated L2 error of the values of rows inside the training support."""
