@@ -150,7 +150,7 @@ def run(problem: Problem, amortized_params: dict[str, int] | None = None) -> dic
     kernel_seconds = time.perf_counter() - started
     results.append(
         Result(
-            "kernel (bg 20, budget 512)",
+            f"kernel (bg {kernel.n_background}, budget {kernel.budget}, defaults)",
             n / kernel_seconds,
             kernel.evaluations_per_row_,
             fidelity_figures(kernel_values, reference),
