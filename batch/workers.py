@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 from distributed import WorkerPlugin
+from threadpoolctl import threadpool_limits
 
 from batch.errors import BatchError
 from batch.io import Partition, output_location, read_partition, write_partition
@@ -76,7 +77,10 @@ def run_partition(partition: Partition, job: TaskJob) -> dict[str, Any]:
     bundle = worker_bundle(job.manifest_sha256)
     plan = Plan.of(bundle, job.options)
     frame = read_partition(partition, list(job.input_columns))
-    explained = explain_rows(bundle, plan, frame, offset=partition.offset, source=partition.source)
+    # one BLAS/OpenMP thread per task: a worker is one core (its own BLAS threads on top would
+    # oversubscribe the machine, and two workers would not run twice as fast as one)
+    with threadpool_limits(limits=1):
+        explained = explain_rows(bundle, plan, frame, offset=partition.offset, source=partition.source)
     table = to_arrow(plan, explained.columns, explained.good, frame)
     fs, folder = output_location(job.output)
     stats = explained.stats
