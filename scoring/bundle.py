@@ -7,7 +7,6 @@ import hashlib
 import importlib.metadata
 import json
 import platform
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -22,7 +21,7 @@ from scoring.errors import BundleError, ValidationError
 from scoring.explainers import ScoringExplainer, load_explainer
 from scoring.explanation import Explanation, Level, Space
 from scoring.feature_map import FeatureMap
-from scoring.pipeline import Pass, model_input
+from scoring.pipeline import Pass, model_input, unnamed_rows
 from scoring.refine import Budget, needs_refinement, refine
 from scoring.report import ExplainerReport, Report, as_report
 from scoring.schema import Kind, Schema
@@ -148,9 +147,7 @@ class Bundle:
         if level is not None:
             level = self._check_level(level)
         plan = self._pass
-        with warnings.catch_warnings():
-            # a frame's float block, to a step that was fitted on the frame (Pass.rows)
-            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        with unnamed_rows():  # a frame's float block, to a step fitted on the frame (Pass.rows)
             data = plan.rows(self.model, X)
             inputs = data if plan.preprocessor is None else plan.preprocessor.transform(data)
             estimator = plan.estimator

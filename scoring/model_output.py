@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,6 +13,7 @@ from sklearn.base import is_classifier
 
 from scoring.errors import UnsupportedModelError, ValidationError
 from scoring.explanation import Space
+from scoring.pipeline import Pass, unnamed_rows
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,7 @@ class ModelOutput:
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         if self._float_block:
-            with warnings.catch_warnings():  # fitted on a frame whose names it only checks
-                warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            with unnamed_rows():  # fitted on a frame whose names it only checks
                 return self._call(np.asarray(X, dtype=float))
         return self._call(self.columns.to_model(X))
 
@@ -110,16 +109,9 @@ class ModelOutput:
         """Whether rows can go to the model as a float array although it was fitted on a frame:
         every column float, and a first step that uses the names only to check them
         (scoring.pipeline.Pass); scikit-learn's DataFrame path costs ~0.45 ms a call."""
-        from scoring.pipeline import Pass
-
         if not self.columns.as_frame or any(t != "float64" for t in self.columns.dtypes):
             return False
-        names = getattr(Pass.first_step(self.model), "feature_names_in_", None)
-        return (
-            Pass.of(self.model).names_checked_only
-            and names is not None
-            and tuple(names) == self.columns.names
-        )
+        return Pass.of(self.model).checked_names == self.columns.names
 
     def _call(self, data: Any) -> np.ndarray:
         if self.space is Space.PROBABILITY:

@@ -4,7 +4,9 @@ categories)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,18 +76,18 @@ class Pass:
 
     `preprocessor` (None for a bare estimator) runs once, then `estimator`'s probability function
     once. `argmax_labels`: the estimator's `predict` is, in its own code, the class of the largest
-    probability, so the label is read from those (bit for bit). `names_checked_only`: the first
-    step was fitted on a frame but uses its column names only to check them (a scikit-learn step
-    that selects no column by name), so a numeric frame whose columns are exactly the fitted ones,
-    in order, can go to it as its float block; scikit-learn's DataFrame path costs about 0.45 ms
-    a call, the block 0.1 ms.
+    probability, so the label is read from those (bit for bit). `checked_names`: the column
+    names the first step was fitted on, when it uses them only to check them (a scikit-learn step
+    that selects no column by name; else None), so a numeric frame whose columns are exactly these,
+    in order, can go to it as its float block (inside `unnamed_rows()`); scikit-learn's DataFrame
+    path costs about 0.45 ms a call, the block 0.1 ms.
     """
 
     preprocessor: Any | None
     estimator: Any
     probabilities: bool
     argmax_labels: bool
-    names_checked_only: bool
+    checked_names: tuple[str, ...] | None
 
     @classmethod
     def of(cls, model: Any) -> Pass:
@@ -94,34 +96,35 @@ class Pass:
 
         preprocessor, estimator = split_model(model)
         probabilities = bool(is_classifier(estimator)) and hasattr(estimator, "predict_proba")
-        first = cls.first_step(model)
-        names_checked_only = (
+        first = model
+        while isinstance(first, Pipeline):
+            first = first.steps[0][1]
+        checked_names = None
+        if (
             hasattr(first, "feature_names_in_")
             and type(first).__module__.startswith("sklearn.")
             and not isinstance(first, (ColumnTransformer, FeatureUnion, FunctionTransformer))
-        )
+        ):
+            checked_names = tuple(str(name) for name in first.feature_names_in_)
         argmax = probabilities and isinstance(estimator, (RandomForestClassifier, ExtraTreesClassifier))
-        return cls(preprocessor, estimator, probabilities, argmax, names_checked_only)
+        return cls(preprocessor, estimator, probabilities, argmax, checked_names)
 
     def rows(self, model: Any, X: pd.DataFrame) -> Any:
-        """The rows as the model's first step takes them (see `names_checked_only`)."""
-        if self.names_checked_only and X.columns.tolist() == self._fitted_names(model).tolist():
+        """The rows as the model's first step takes them (see `checked_names`)."""
+        if self.checked_names is not None and tuple(X.columns.tolist()) == self.checked_names:
             block = X.to_numpy()
             if block.dtype == np.float64:
                 return block
         return model_input(model, X)
 
-    @staticmethod
-    def first_step(model: Any) -> Any:
-        """The step rows reach first (the model itself when it is not a Pipeline)."""
-        first = model
-        while isinstance(first, Pipeline):
-            first = first.steps[0][1]
-        return first
 
-    @classmethod
-    def _fitted_names(cls, model: Any) -> Any:
-        return cls.first_step(model).feature_names_in_
+@contextmanager
+def unnamed_rows() -> Iterator[None]:
+    """Silence scikit-learn's warning that rows came without the names a step was fitted with:
+    given where `Pass.checked_names` says the names are only checked."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        yield
 
 
 def is_identity(transformer: Any) -> bool:
