@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import write_section
+from bench.common import publish
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.kernel import KernelExplainer
 from scoring.fidelity import Reference, choose_black_box, fidelity_figures, noise_floor, reference_values
@@ -289,10 +289,7 @@ def main(argv: list[str] | None = None) -> str:
     problems = [breast_cancer_svc, wine_mlp]
     runs = [run(p(), params) for p in problems if args.only in (None, p.__name__)]
     text = report(runs, started, load)
-    print(text)
-    if args.write:
-        write_section(RESULTS, SECTION, text)
-        progress(f"wrote the {SECTION} section of {RESULTS}")
+    publish(text, RESULTS if args.write else None, SECTION)
     return text
 
 

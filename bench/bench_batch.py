@@ -29,7 +29,7 @@ import pandas as pd
 from batch import explain_table
 from batch.io import plan_partitions, read_partition
 from batch.table import read_stored_bundle
-from bench.common import markdown_table, progress, write_section
+from bench.common import markdown_table, progress, publish
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "bench_batch"
@@ -204,10 +204,7 @@ def main(argv: list[str] | None = None) -> str:
         text = run(args, stored, tag, scratch, started, load)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(text)
-    if args.write:
-        write_section(RESULTS, SECTION, text)
-        progress(f"wrote the {SECTION} section of {RESULTS}")
+    publish(text, RESULTS if args.write else None, SECTION)
     return text
 
 

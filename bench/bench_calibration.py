@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.bench_amortized import Problem, breast_cancer_svc, progress
-from bench.common import markdown_table, write_section
+from bench.common import markdown_table, publish
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.calibration import agreement, shift_rows
 from scoring.explanation import Explanation
@@ -323,10 +323,7 @@ def main(argv: list[str] | None = None) -> str:
     if args.only in (None, "onehot_mlp"):
         runs.append(run_onehot(onehot_mlp()[0]))
     text = report(runs, started, load)
-    print(text)
-    if args.write:
-        write_section(RESULTS, SECTION, text)
-        progress(f"wrote the {SECTION} section of {RESULTS}")
+    publish(text, RESULTS if args.write else None, SECTION)
     return text
 
 

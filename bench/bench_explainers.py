@@ -23,7 +23,7 @@ import sklearn
 from threadpoolctl import threadpool_limits
 
 from bench import fast_methods, kernel_svc
-from bench.common import markdown_table, progress, write_section
+from bench.common import markdown_table, publish
 from bench.fast_methods import Timing
 
 SECTION = "bench_explainers"
@@ -48,10 +48,7 @@ def main(argv: list[str] | None = None) -> str:
     minutes = (time.time() - started) / 60
     command = " ".join(["python -m bench.bench_explainers", *(argv if argv is not None else sys.argv[1:])])
     report = _report(kernel, exact, tree, linear, command, minutes, load_before, os.getloadavg())
-    print(report)
-    if args.write is not None:
-        write_section(args.write, SECTION, report)
-        progress(f"written to {args.write}")
+    publish(report, args.write, SECTION)
     return report
 
 

@@ -35,7 +35,7 @@ import httpx
 import numpy as np
 
 from bench.bench_service import run_phase, served, wait_ready
-from bench.common import markdown_table, progress, write_section
+from bench.common import markdown_table, progress, publish
 
 SECTION = "bench_faults"
 TARGET = "service:ExplainedModel"
@@ -471,9 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.python_version()}, one worker per server, loopback; 1-min load average {load:.1f} at "
         "the end (other jobs share this machine).\n\n" + "\n".join(report.lines) + "\n\n" + NOTES
     )
-    print(text)
-    if args.write is not None:
-        write_section(args.write, SECTION, text)
+    publish(text, args.write, SECTION)
     return 0
 
 

@@ -33,7 +33,7 @@ from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from bench.common import markdown_table, progress, write_section
+from bench.common import markdown_table, progress, publish
 from scoring.explainers import AmortizedExplainer, KernelExplainer, choose_explainer
 from scoring.explainers.base import ScoringExplainer
 from scoring.explainers.calibration import agreement
@@ -315,9 +315,7 @@ def main(argv: list[str] | None = None) -> str:
     if args.floor:
         with threadpool_limits(limits=1):
             text = refinement_floor(10, 1000)
-        print(text)
-        if args.write is not None:
-            write_section(args.write, FLOOR_SECTION, text)
+        publish(text, args.write, FLOOR_SECTION)
         return text
     started, load = time.time(), os.getloadavg()[0]
     results = []
@@ -327,10 +325,7 @@ def main(argv: list[str] | None = None) -> str:
             progress(f"M={m}: " + "; ".join(f"{x.name} {x.median_error:.3f}" for x in results[-1].lines))
     command = "python -m bench.bench_growth " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(results, command.strip(), (time.time() - started) / 60, (load, os.getloadavg()[0]))
-    print(text)
-    if args.write is not None:
-        write_section(args.write, SECTION, text)
-        progress(f"written to {args.write}")
+    publish(text, args.write, SECTION)
     return text
 
 

@@ -43,7 +43,7 @@ from bench.bench_service import (
     served,
     wait_ready,
 )
-from bench.common import write_section
+from bench.common import publish
 
 SECTION = "bench_request_path"
 BEFORE = "6debd09"  # the last commit before issue 13's one-pass request path
@@ -215,11 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append(f"- p99 of a single row at concurrency 1: **{_figure(ours.percentile_ms(99))} ms**.")
     text = "\n".join(lines)
-    print("\n" + text)
-    if args.write is not None:
-        name = f"{SECTION}:{tag.split(':')[0]}"
-        write_section(args.write, name, text)
-        print(f"\nwrote the section '{name}' of {args.write}")
+    publish("\n" + text, args.write, f"{SECTION}:{tag.split(':')[0]}")
     return 0
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.common import write_section
+from bench.common import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 BENTOML = Path(sys.executable).parent / "bentoml"
@@ -372,11 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.note:
         lines += ["", args.note]
     text = "\n".join(lines)
-    print("\n" + text)
-    if args.write is not None:
-        name = f"{SECTION}:{tag.split(':')[0]}"
-        write_section(args.write, name, text)
-        print(f"\nwrote the section '{name}' of {args.write}")
+    publish("\n" + text, args.write, f"{SECTION}:{tag.split(':')[0]}")
     return 0
 
 

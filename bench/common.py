@@ -92,6 +92,14 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def publish(text: str, path: Path | None, name: str) -> None:
+    """Print a bench's figures and, with a `path`, write them as its section `name` there."""
+    print(text)
+    if path is not None:
+        write_section(path, name, text)
+        progress(f"wrote the section '{name}' of {path}")
+
+
 def write_section(path: Path, name: str, text: str) -> None:
     """Replace (or append) the section between `<!-- name:start -->` and `<!-- name:end -->`."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
