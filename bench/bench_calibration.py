@@ -75,28 +75,12 @@ def _mlp(
 def onehot_mlp() -> tuple[Problem, Any]:
     """4 numbers and a 4-category colour, one-hot encoded (8 engineered columns: exact
     reference), an MLP; the explainer works over the engineered columns through a bundle."""
-    import pandas as pd
-    from sklearn.compose import ColumnTransformer
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from tests.tables import colour_mlp, colour_table
 
-    rng = np.random.default_rng(0)
-    n = 1000
-    X = pd.DataFrame({f"x{j}": rng.normal(size=n) for j in range(4)})
-    X["colour"] = rng.choice(["red", "green", "blue", "grey"], n)
-    score = X.x0 + (X.colour == "red") * 1.5 - X.x1 * (X.colour == "blue") + 0.5 * X.x2 * X.x3
-    y = (score > 0.3).astype(int)
-    pre = ColumnTransformer(
-        [
-            ("num", StandardScaler(), ["x0", "x1", "x2", "x3"]),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), ["colour"]),
-        ]
-    )
-    mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=600, random_state=0)
+    X, y = colour_table(1000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = Pipeline([("pre", pre), ("mlp", mlp)]).fit(X.iloc[:800], y.iloc[:800])
+        model = colour_mlp().fit(X.iloc[:800], y.iloc[:800])
     problem = Problem(
         "onehot_mlp",
         "4 numbers + a 4-category colour one-hot encoded (8 engineered columns), MLPClassifier(16), "

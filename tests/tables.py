@@ -59,3 +59,28 @@ def user_table(n: int = 20_000, *, n_numbers: int = 4, seed: int = 0) -> pd.Data
     for column, share in (("num_0", 0.08), ("num_2", 0.15), ("region", 0.05)):
         frame.loc[rng.random(n) < share, column] = None
     return frame
+
+
+def colour_table(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """Four normal numbers and a four-category colour; a binary label with interactions."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({f"x{j}": rng.normal(size=n) for j in range(4)})
+    X["colour"] = rng.choice(["red", "green", "blue", "grey"], n)
+    score = X.x0 + (X.colour == "red") * 1.5 - X.x1 * (X.colour == "blue") + 0.5 * X.x2 * X.x3
+    return X, (score > 0.3).astype(int)
+
+
+def colour_mlp() -> Pipeline:
+    """An unfitted MLP over `colour_table`'s columns, the colour one-hot encoded (8 engineered
+    columns; an unseen colour is ignored by the encoder)."""
+    from sklearn.neural_network import MLPClassifier
+
+    pre = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["x0", "x1", "x2", "x3"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["colour"]),
+        ]
+    )
+    return Pipeline(
+        [("pre", pre), ("mlp", MLPClassifier(hidden_layer_sizes=(16,), max_iter=600, random_state=0))]
+    )

@@ -17,12 +17,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.compose import ColumnTransformer
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from scoring.background import Background
 from scoring.bundle import Bundle
@@ -36,6 +31,7 @@ from scoring.schema import Schema
 from scoring.support import Support
 from tests.scoring.conftest import Problem
 from tests.scoring.ground_truth import shapley_table
+from tests.tables import colour_mlp, colour_table
 
 SETTINGS = {
     "label_evaluations": 150_000,
@@ -141,23 +137,10 @@ def test_unseen_categories_through_a_bundle_are_flagged_and_stated_honestly() ->
     """A one-hot pipeline explained by the amortized method over its engineered columns: a
     category never seen at training (the encoder ignores it) is flagged on the raw feature and
     its one-hot columns, and the stated error tracks the actual one (acceptance bounds)."""
-    rng = np.random.default_rng(0)
-    n = 340
-    X = pd.DataFrame({f"x{j}": rng.normal(size=n) for j in range(4)})
-    X["colour"] = rng.choice(["red", "green", "blue", "grey"], n)
-    y = ((X.x0 + (X.colour == "red") * 1.5 - X.x1 * (X.colour == "blue") + 0.5 * X.x2 * X.x3) > 0.3).astype(
-        int
-    )
-    pre = ColumnTransformer(
-        [
-            ("num", StandardScaler(), ["x0", "x1", "x2", "x3"]),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), ["colour"]),
-        ]
-    )
-    mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=600, random_state=0)
+    X, y = colour_table(340)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = Pipeline([("pre", pre), ("mlp", mlp)]).fit(X, y)
+        model = colour_mlp().fit(X, y)
     fit, fresh = X.iloc[FRESH:], X.iloc[:FRESH]
     Z = np.asarray(model[:-1].transform(fit), dtype=float)
     feature_map = derive_feature_map(model[:-1], list(X.columns))
