@@ -96,6 +96,12 @@ def svc_bundle() -> Bundle:
     )
 
 
+def amortized_rows(n: int, seed: int = 0) -> pd.DataFrame:
+    """`n` rows for `amortized_bundle`: its six numbers, drawn standard normal."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"f{j}" for j in range(6)])
+
+
 def amortized_bundle() -> Bundle:
     """The same kind of SVC over 6 numbers, explained by the amortized method at small settings
     (its fidelity measured at fit time, and auditable)."""

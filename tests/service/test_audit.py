@@ -3,24 +3,17 @@ reach /metrics' registry and /metadata, and bundles with exact explainers say wh
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
 from prometheus_client import REGISTRY
 
 from scoring.audit import Audit
 from service.audit import ServiceAudit
-from tests.service.bundles import amortized_bundle, logistic_bundle
+from tests.service.bundles import amortized_bundle, amortized_rows, logistic_bundle
 
 
 @pytest.fixture(scope="module")
 def bundle():  # type: ignore[no-untyped-def]
     return amortized_bundle()
-
-
-def frame(n: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"f{j}" for j in range(6)])
 
 
 def metric(name: str) -> float:
@@ -31,7 +24,7 @@ def test_every_sampled_row_is_audited_off_the_request_path(bundle) -> None:  # t
     before = metric("explained_model_audit_rows_total")
     audit = ServiceAudit(bundle, fraction=1.0, max_pending=64, evaluations_per_row=3_000, seed=1)
     try:
-        rows = frame(10)
+        rows = amortized_rows(10)
         audit.offer(rows.iloc[:4])
         audit.offer(rows.iloc[4:])
         assert audit.drain(timeout=120)
@@ -54,7 +47,7 @@ def test_a_fraction_samples_about_that_share(bundle) -> None:  # type: ignore[no
     audit = ServiceAudit(bundle, fraction=0.1, max_pending=1000, evaluations_per_row=500, seed=2)
     try:
         for i in range(20):
-            audit.offer(frame(50, seed=i))
+            audit.offer(amortized_rows(50, seed=i))
         assert audit.drain(timeout=120)
         audited = audit.summary()["audited_rows"]
     finally:
@@ -66,7 +59,7 @@ def test_rows_beyond_the_queue_bound_are_dropped_and_counted(bundle) -> None:  #
     before = metric("explained_model_audit_dropped_rows_total")
     audit = ServiceAudit(bundle, fraction=1.0, max_pending=3, evaluations_per_row=500)
     try:
-        audit.offer(frame(10))
+        audit.offer(amortized_rows(10))
         assert audit.drain(timeout=120)
         summary = audit.summary()
     finally:
@@ -77,10 +70,10 @@ def test_rows_beyond_the_queue_bound_are_dropped_and_counted(bundle) -> None:  #
 
 def test_off_by_default_and_not_for_exact_explainers(bundle) -> None:  # type: ignore[no-untyped-def]
     off = ServiceAudit(bundle, fraction=0.0, max_pending=8, evaluations_per_row=500)
-    off.offer(frame(5))
+    off.offer(amortized_rows(5))
     assert off.summary() == {"enabled": False, "fraction": 0.0, "reason": "off (AUDIT_FRACTION=0)"}
     exact = ServiceAudit(logistic_bundle(), fraction=1.0, max_pending=8, evaluations_per_row=500)
-    exact.offer(frame(5))
+    exact.offer(amortized_rows(5))
     assert not exact.enabled and "closed form" in exact.summary()["reason"]
     off.close()
     exact.close()

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from service.audit import ServiceAudit
-from tests.service.bundles import amortized_bundle
+from tests.service.bundles import amortized_bundle, amortized_rows
 
 pytestmark = pytest.mark.slow
 
@@ -20,16 +18,11 @@ def bundle():  # type: ignore[no-untyped-def]
     return amortized_bundle()
 
 
-def frame(n: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"f{j}" for j in range(6)])
-
-
 def test_the_audit_works_at_most_its_share_of_the_time(bundle) -> None:  # type: ignore[no-untyped-def]
     share = 0.2
     audit = ServiceAudit(bundle, fraction=1.0, max_pending=64, evaluations_per_row=20_000, cpu_share=share)
     try:
-        rows = frame(40)
+        rows = amortized_rows(40)
         start = time.perf_counter()
         for i in range(40):
             audit.offer(rows.iloc[i : i + 1])
@@ -47,7 +40,7 @@ def test_the_audit_works_at_most_its_share_of_the_time(bundle) -> None:  # type:
 
 def test_closing_with_a_full_queue_takes_seconds_and_counts_the_dropped(bundle) -> None:  # type: ignore[no-untyped-def]
     audit = ServiceAudit(bundle, fraction=1.0, max_pending=64, evaluations_per_row=20_000)
-    rows = frame(64, seed=1)
+    rows = amortized_rows(64, seed=1)
     for i in range(64):
         audit.offer(rows.iloc[i : i + 1])
     time.sleep(0.2)
