@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append(f"- p99 of a single row at concurrency 1: **{_figure(ours.percentile_ms(99))} ms**.")
     text = "\n".join(lines)
-    publish("\n" + text, args.write, f"{SECTION}:{tag.split(':')[0]}")
+    publish(text, args.write, f"{SECTION}:{tag.split(':')[0]}")
     return 0
 
 

@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.note:
         lines += ["", args.note]
     text = "\n".join(lines)
-    publish("\n" + text, args.write, f"{SECTION}:{tag.split(':')[0]}")
+    publish(text, args.write, f"{SECTION}:{tag.split(':')[0]}")
     return 0
 
 
