@@ -150,16 +150,13 @@ class Bundle:
         with unnamed_rows():  # a frame's float block, to a step fitted on the frame (Pass.rows)
             data = plan.rows(self.model, X)
             inputs = data if plan.preprocessor is None else plan.preprocessor.transform(data)
-            estimator = plan.estimator
-            probabilities = None
-            if plan.probabilities:
-                probabilities = np.asarray(estimator.predict_proba(inputs), dtype=float)
+            probabilities = plan.predict_proba(inputs) if plan.probabilities else None
             if probabilities is not None and plan.argmax_labels:
-                labels = estimator.classes_.take(np.argmax(probabilities, axis=1), axis=0)  # its predict
+                labels = plan.estimator.classes_.take(np.argmax(probabilities, axis=1), axis=0)  # its predict
             else:
                 # the model's own predict: for most it is not argmax of predict_proba (SVC's Platt
                 # probabilities can disagree with its decision function); on an ndarray it is cheap
-                labels = np.asarray(estimator.predict(inputs))
+                labels = plan.predict(inputs)
         prediction = Prediction(labels, probabilities)
         if level is None:
             return Answer(prediction, None)

@@ -40,12 +40,16 @@ def nonfinite_rows(prediction: Any, explanation: Explanation | None) -> dict[int
 def beyond_float32(frame: pd.DataFrame) -> dict[int, tuple[str, str]]:
     """Row index -> (feature, cause) for the rows holding a number beyond float32's range (3.4e38):
     most models' arithmetic (trees cast to float32) cannot take them, and none gives them a meaning."""
-    numeric = [j for j, dtype in enumerate(frame.dtypes) if dtype.kind in "fiu"]
-    if not numeric:
-        return {}
-    block = frame if len(numeric) == frame.shape[1] else frame.iloc[:, numeric]
-    # one block for every numeric column: a per-column loop costs ~20 us a column and request
-    values = np.abs(block.to_numpy(dtype=float, na_value=0.0))
+    block = frame
+    values = frame.to_numpy()
+    if values.dtype.kind not in "fiu":  # not every column a plain number (pandas gave objects)
+        numeric = [j for j, dtype in enumerate(frame.dtypes) if dtype.kind in "fiu"]
+        if not numeric:
+            return {}
+        block = frame if len(numeric) == frame.shape[1] else frame.iloc[:, numeric]
+        # one block for every numeric column: a per-column loop costs ~20 us a column and request
+        values = block.to_numpy(dtype=float, na_value=0.0)
+    values = np.abs(values.astype(float, copy=False))  # NaN (missing) compares False below
     beyond = values > FLOAT32_MAX
     errors: dict[int, tuple[str, str]] = {}
     for i in np.flatnonzero(beyond.any(axis=1)).tolist():

@@ -111,10 +111,16 @@ class ModelOutput:
         (scoring.pipeline.Pass); scikit-learn's DataFrame path costs ~0.45 ms a call."""
         if not self.columns.as_frame or any(t != "float64" for t in self.columns.dtypes):
             return False
-        return Pass.of(self.model).checked_names == self.columns.names
+        return self._pass.checked_names == self.columns.names
+
+    @cached_property
+    def _pass(self) -> Pass:
+        return Pass.of(self.model)
 
     def _call(self, data: Any) -> np.ndarray:
         if self.space is Space.PROBABILITY:
+            if self._pass.preprocessor is None:  # the estimator itself (its direct path, if any)
+                return self._pass.predict_proba(data)
             return np.asarray(self.model.predict_proba(data), dtype=float)
         if self.space is Space.RAW:
             out = np.asarray(self.model.predict(data), dtype=float)

@@ -9,7 +9,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from scoring.bundle import Bundle
 from scoring.errors import BundleError
@@ -51,12 +50,13 @@ class Outputs:
         """Each prediction's output index (-1 for a label the model never had); 0 for a regressor."""
         if self.labels is None:
             return np.zeros(len(predicted), dtype=int)
-        # get_indexer takes any array of labels (pandas' stubs say an Index)
-        return np.asarray(self._label_index.get_indexer(np.asarray(predicted)), dtype=int)  # type: ignore[arg-type]
+        positions = self._positions
+        plain = np.asarray(predicted).tolist()
+        return np.array([positions.get(p, -1) for p in plain], dtype=int)
 
     @cached_property  # built once, not per request
-    def _label_index(self) -> pd.Index:
-        return pd.Index(list(self.labels or ()))
+    def _positions(self) -> dict[Any, int]:
+        return {label: k for k, label in reversed(list(enumerate(self.labels or ())))}
 
     def classes(self, predicted: np.ndarray) -> list[Any]:
         """Predictions as JSON values: class names for a classifier, numbers for a regressor."""

@@ -25,6 +25,16 @@ class Kind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """Numeric features' training ranges: their positions and names, lower and upper (inf: none)."""
+
+    positions: list[int]
+    names: list[str]
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+@dataclass(frozen=True)
 class Feature:
     """One raw column: its kind, pandas dtype, the range or categories seen, and whether
     nulls and unseen categories can be taken by the model."""
@@ -43,6 +53,8 @@ class Feature:
 
         A nullable feature takes null and NaN (what `json.dumps` writes for a pandas NaN) as
         missing; elsewhere NaN is an error like any other non-finite number."""
+        if type(value) is float and self.kind is Kind.NUMBER and math.isfinite(value):
+            return value  # the common case, as the checks below would pass it
         if value is None or (self.nullable and isinstance(value, float) and math.isnan(value)):
             if self.nullable:
                 return np.nan if self.kind is not Kind.CATEGORY else None
@@ -126,7 +138,7 @@ class Schema:
         if len(self._index) != len(self.features):
             raise ParameterError("feature names must be unique")
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
@@ -160,14 +172,31 @@ class Schema:
         return self._frame(columns)
 
     def _frame(self, columns: dict[str, list[Any]]) -> pd.DataFrame:
-        names = list(self.names)
+        names = self.names
         dtypes = self._column_dtypes
         if len(set(dtypes)) == 1 and dtypes[0] != "object":
             # one block of one dtype: far cheaper than a Series per column on a wide table
             block = np.array([columns[n] for n in names], dtype=dtypes[0]).T
-            return pd.DataFrame(block, columns=names)
+            return pd.DataFrame(block, columns=self._columns)
         data = {n: pd.Series(columns[n], dtype=t) for n, t in zip(names, dtypes, strict=True)}
-        return pd.DataFrame(data, columns=names)
+        return pd.DataFrame(data, columns=self._columns)
+
+    @cached_property  # read on every request
+    def bounds(self) -> Bounds:
+        """The numeric features whose range training recorded, and that range."""
+        numeric = (Kind.NUMBER, Kind.INTEGER)
+        numbers = [j for j, f in enumerate(self.features) if f.kind in numeric and f.minimum is not None]
+        features = [self.features[j] for j in numbers]
+        return Bounds(
+            positions=numbers,
+            names=[f.name for f in features],
+            lower=np.array([f.minimum for f in features], dtype=float),
+            upper=np.array([np.inf if f.maximum is None else f.maximum for f in features], dtype=float),
+        )
+
+    @cached_property  # an Index built once: building one from names costs ~30 us a frame
+    def _columns(self) -> pd.Index:
+        return pd.Index(self.names)
 
     @cached_property
     def _column_dtypes(self) -> tuple[str, ...]:

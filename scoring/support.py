@@ -88,20 +88,15 @@ def outside_schema(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
     number beyond [minimum, maximum], a category not among those seen. Missing values are not
     flagged (whether the model takes them is the schema's own check)."""
     out = np.zeros((len(frame), len(schema.features)), dtype=bool)
-    numbers = []
     for j, feature in enumerate(schema.features):
         if feature.kind is Kind.CATEGORY:
             seen = set(feature.categories)
             out[:, j] = [not _missing(v) and v not in seen for v in frame[feature.name].tolist()]
-        elif feature.kind in (Kind.NUMBER, Kind.INTEGER) and feature.minimum is not None:
-            numbers.append(j)
-    if numbers:  # every numeric column in one block: one comparison, not a Series per column
-        features = [schema.features[j] for j in numbers]
-        values = _number_block(frame, [f.name for f in features])
-        lower = np.array([f.minimum for f in features], dtype=float)
-        upper = np.array([np.inf if f.maximum is None else f.maximum for f in features], dtype=float)
+    bounds = schema.bounds
+    if bounds.positions:  # every numeric column in one block: one comparison, not a Series per column
+        values = _number_block(frame, bounds.names)
         with np.errstate(invalid="ignore"):
-            out[:, numbers] = (values < lower) | (values > upper)
+            out[:, bounds.positions] = (values < bounds.lower) | (values > bounds.upper)
     return out
 
 
@@ -133,7 +128,10 @@ def reject_beyond_range(schema: Schema, frame: pd.DataFrame, multiple: float) ->
 
 def _number_block(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
     """(n, len(names)) floats of these columns; a value that is not a number is NaN."""
-    block = frame if frame.columns.tolist() == names else frame[names]
+    block = frame if frame.shape[1] == len(names) and frame.columns.tolist() == names else frame[names]
+    values = block.to_numpy()
+    if values.dtype.kind in "biuf":  # every column a plain number (else pandas gives objects)
+        return values.astype(float, copy=False)
     if all(dtype.kind in "biuf" for dtype in block.dtypes):
         return block.to_numpy(dtype=float)
     return np.column_stack(
