@@ -34,6 +34,7 @@ from batch.summary import PartitionStats
 from scoring.bundle import Bundle, Prediction
 from scoring.explanation import Explanation
 from scoring.finite import nonfinite_rows
+from scoring.outputs import Outputs
 from scoring.schema import plain_value
 
 
@@ -111,21 +112,20 @@ def explain_rows(bundle: Bundle, plan: Plan, X: pd.DataFrame, *, offset: int, so
             )
             good[where] = False
             prediction, explanation = _select(prediction, explanation, finite)
-        answers = _answer_columns(plan, prediction, explanation, good)
+        explained = _explained_outputs(plan, prediction, explanation)
+        error = explanation.error  # computed from stderr at each access: once here
+        answers = _answer_columns(plan, prediction, explanation, explained, error, good)
         stats.explained = explanation.n_rows
         stats.abs_sum = np.abs(explanation.values).sum(axis=0)
-        explained = _explained_outputs(plan, prediction, explanation)
-        if explanation.error is not None:
+        if error is not None:
             rows = np.arange(explanation.n_rows)
             stats.add_errors(
-                explanation.error[rows[:, None], explained]
-                if explained.ndim == 2
-                else explanation.error[rows, explained]
+                error[rows[:, None], explained] if explained.ndim == 2 else error[rows, explained]
             )
         if explanation.outside is not None:  # features outside what training saw, when flagged
             stats.add_outside(explanation.outside)
     else:
-        answers = _answer_columns(plan, None, None, good)
+        answers = _empty_columns(plan, n)
     stats.skipped = n - int(good.sum())
     columns: dict[str, np.ndarray] = {options.id_column or ROW_ID: ids}
     for name in options.keep:
@@ -201,27 +201,34 @@ def _explained_outputs(plan: Plan, prediction: Prediction, explanation: Explanat
 
 
 def _answer_columns(
-    plan: Plan, prediction: Prediction | None, explanation: Explanation | None, good: np.ndarray
+    plan: Plan,
+    prediction: Prediction,
+    explanation: Explanation,
+    explained: np.ndarray,
+    error: np.ndarray | None,
+    good: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Every answer column over all n rows; rows not in `good` hold placeholders (masked later)."""
+    """Every answer column over all n rows, each a contiguous array (Arrow takes it without a
+    copy); rows not in `good` hold placeholders (masked later). `explained` is
+    `_explained_outputs`, `error` the explanation's."""
     n = len(good)
     outputs = plan.outputs
     cols: dict[str, np.ndarray] = {}
+    every_row = bool(good.all())
 
     def spread(values: np.ndarray, fill: Any) -> np.ndarray:
+        if every_row:
+            return np.ascontiguousarray(values)
         full = np.full((n, *values.shape[1:]), fill, dtype=values.dtype if fill is not None else object)
         full[good] = values
         return full
 
     classify = outputs.classify
-    if prediction is None or explanation is None:
-        return _empty_columns(plan, n)
-    labels = np.asarray(outputs.classes(prediction.labels), dtype=object if classify else float)
-    cols["prediction"] = spread(labels, None if classify else np.nan)
+    cols["prediction"] = spread(_labels(outputs, prediction.labels), None if classify else np.nan)
     if prediction.probabilities is not None:
+        by_class = np.ascontiguousarray(prediction.probabilities.T)  # (K, n)
         for k, name in enumerate(outputs.names):
-            cols[f"probability__{name}"] = spread(prediction.probabilities[:, k], np.nan)
-    explained = _explained_outputs(plan, prediction, explanation)
+            cols[f"probability__{name}"] = spread(by_class[k], np.nan)
     pairs = (
         [(explained[:, k], f"__{outputs.names[k]}") for k in range(explained.shape[1])]
         if explained.ndim == 2
@@ -229,7 +236,6 @@ def _answer_columns(
     )
     rows = np.arange(explanation.n_rows)
     residual = explanation.residual
-    error = explanation.error
     for chosen, suffix in pairs:
         if not suffix and classify:
             cols["target"] = spread(np.asarray(outputs.names, dtype=object)[chosen], None)
@@ -241,8 +247,9 @@ def _answer_columns(
         cols[f"method{suffix}"] = spread(np.full(len(rows), str(explanation.method), dtype=object), None)
         values = explanation.values[rows, :, chosen]  # (n, M)
         if plan.options.top_k is None:
+            by_feature = np.ascontiguousarray(values.T)  # (M, n): one copy, then a row per column
             for j, feature in enumerate(explanation.feature_names):
-                cols[f"attribution__{feature}{suffix}"] = spread(values[:, j], np.nan)
+                cols[f"attribution__{feature}{suffix}"] = spread(by_feature[j], np.nan)
             continue
         order = np.argsort(-np.abs(values), axis=1, kind="stable")  # as the service ranks them
         ranked = np.take_along_axis(values, order, axis=1)
@@ -254,6 +261,15 @@ def _answer_columns(
         if keep < explanation.n_features:
             cols[f"other_value{suffix}"] = spread(ranked[:, keep:].sum(axis=1), np.nan)
     return cols
+
+
+def _labels(outputs: Outputs, labels: np.ndarray) -> np.ndarray:
+    """The predictions as the service writes them (`Outputs.classes`), computed once per
+    distinct label rather than once per row: class names (objects) or regression values."""
+    if not outputs.classify:
+        return np.asarray(outputs.classes(labels), dtype=float)
+    codes, distinct = pd.factorize(np.asarray(labels), use_na_sentinel=False)
+    return np.asarray(outputs.classes(np.asarray(distinct)), dtype=object)[codes]
 
 
 def _empty_columns(plan: Plan, n: int) -> dict[str, np.ndarray]:

@@ -46,7 +46,11 @@ def check_rows(schema: Schema, X: pd.DataFrame, source: str) -> CheckedRows:
     first: dict[int, tuple[str, str]] = {}
     columns: dict[str, pd.Series] = {}
     for feature in schema.features:
-        column, bad = _check(feature, X[feature.name].reset_index(drop=True))
+        column = X[feature.name].reset_index(drop=True)
+        if _clean_floats(feature, column):  # nothing to check or convert: the usual column
+            columns[feature.name] = column
+            continue
+        column, bad = _check(feature, column)
         for i, message in bad:
             first.setdefault(i, (feature.name, message))
         columns[feature.name] = column
@@ -66,6 +70,14 @@ def model_dtype(feature: Feature) -> str:
     if feature.nullable and feature.dtype.startswith("int"):
         return "float64"
     return feature.dtype
+
+
+def _clean_floats(feature: Feature, column: pd.Series) -> bool:
+    """Whether `column` is float64 numbers, all finite, for a float64 number feature: `_check`
+    would return it unchanged with no problem (one vectorized test instead of its passes)."""
+    if feature.kind is not Kind.NUMBER or model_dtype(feature) != "float64" or column.dtype != np.float64:
+        return False
+    return bool(np.isfinite(column.to_numpy()).all())
 
 
 def _check(feature: Feature, column: pd.Series) -> tuple[pd.Series, list[tuple[int, str]]]:

@@ -119,18 +119,21 @@ def explain_only(bundle: Any, frame: pd.DataFrame) -> Any:
 
 
 def task_work(bundle: Any, frame: pd.DataFrame) -> Any:
-    """A task's work without Dask: check, predict, explain, build the columns, Arrow, Parquet."""
-    import io
+    """A task's work without Dask: check, predict, explain, build the columns, Arrow, and the
+    partition's Parquet file as a task writes it (to an in-memory filesystem)."""
+    import fsspec
 
-    import pyarrow.parquet as pq
-
+    from batch.io import write_partition
     from batch.options import ExplainOptions, Plan
     from batch.partition import explain_rows
     from batch.workers import to_arrow
 
     plan = Plan.of(bundle, ExplainOptions())
     explained = explain_rows(bundle, plan, frame, offset=0, source="bench")
-    pq.write_table(to_arrow(plan, explained.columns, explained.good, frame), io.BytesIO())
+    memory = fsspec.filesystem("memory")
+    table = to_arrow(plan, explained.columns, explained.good, frame)
+    write_partition(memory, "/bench-task", "part.parquet", table, explained.stats.to_json())
+    memory.rm("/bench-task", recursive=True)
 
 
 # -- the baseline: the reference design's shap.KernelExplainer, per partition, on Dask ------------
