@@ -30,12 +30,10 @@ from scoring.errors import ValidationError
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.base import ScoringExplainer
 from scoring.explainers.calibration import within_bound
-from scoring.explainers.permutation import _deal_weighted
+from scoring.explainers.sampler import SummarySampler
 from scoring.explanation import Explanation, Space
 
 FIRST_ROUND = 8  # permutations per row in the first round; each later round doubles the total
-# below this many permutations a row's regression control variate is too noisy to fit
-CONTROL_MIN_PERMUTATIONS = 16
 MAX_PERMUTATIONS = 4096
 # the default refinement: rows out of range, or stated this many times the fit-time median
 DEFAULT_FACTOR = 3.0
@@ -111,7 +109,7 @@ def refine(
     assert isinstance(explainer, AmortizedExplainer) and explanation.stderr is not None
     idx = np.flatnonzero(chosen)
     X = np.asarray(explanation.data[idx], dtype=float)
-    sampler = _Sampler(explainer, X, np.random.default_rng(seed))
+    sampler = SummarySampler(explainer.output_, explainer.audit_background_, X, np.random.default_rng(seed))
     prior = explanation.values[idx]
     prior_var = explanation.stderr[idx] ** 2
     bias = explainer.summary_shift_**2 * explainer.inside_variance(explanation.outputs[idx])
@@ -185,73 +183,3 @@ def _efficient(values: np.ndarray, variance: np.ndarray, delta: np.ndarray) -> n
     total = variance.sum(axis=1, keepdims=True)
     share = np.divide(variance, total, out=np.full_like(variance, 1.0 / values.shape[1]), where=total > 0)
     return values + share * gap[:, None, :]
-
-
-class _Sampler:
-    """Antithetic permutation walks over the explainer's background summary, kept per walk so
-    that a round adds to the previous ones, with a regression control variate on x_j - b_j."""
-
-    def __init__(self, explainer: AmortizedExplainer, X: np.ndarray, rng: np.random.Generator):
-        self.f = explainer.output_
-        self.summary = explainer.audit_background_
-        self.mean = self.summary.weights @ self.summary.rows
-        self.X = X
-        self.rng = rng
-        self.fx = self.f(X)
-        self.f_summary = self.f(self.summary.rows)
-        self.extra_evaluations = 0
-        self.gains: list[np.ndarray] = []  # (n, P, M, K) per round
-        self.offsets: list[np.ndarray] = []  # (n, P, M): x_j - b_j per walk
-
-    @property
-    def permutations(self) -> int:
-        return int(sum(g.shape[1] for g in self.gains))
-
-    def run(self, n_permutations: int) -> None:
-        X, f = self.X, self.f
-        n, m = X.shape
-        half = n_permutations // 2
-        order = np.argsort(self.rng.random((n, half, m)), axis=2)
-        order = np.concatenate([order, order[:, :, ::-1]], axis=1)
-        rank = np.argsort(order, axis=2)
-        dealt = _deal_weighted(self.summary.weights, n, half, self.rng)
-        dealt = np.concatenate([dealt, dealt], axis=1)
-        background = self.summary.rows[dealt]  # (n, P, M)
-        steps = np.arange(1, m)[None, None, :, None]
-        hybrid = np.where(rank[:, :, None, :] < steps, X[:, None, None, :], background[:, :, None, :])
-        inner = f(hybrid.reshape(-1, m)).reshape(n, 2 * half, m - 1, -1)
-        start = self.f_summary[dealt][:, :, None, :]
-        end = np.broadcast_to(self.fx[:, None, None, :], (n, 2 * half, 1, self.fx.shape[1]))
-        gain = np.diff(np.concatenate([start, inner, end], axis=2), axis=2)
-        self.gains.append(np.take_along_axis(gain, rank[..., None], axis=2))
-        self.offsets.append(X[:, None, :] - background)
-
-    def estimate(self) -> tuple[np.ndarray, np.ndarray]:
-        """(values, variance) of the sampled values over the summary, each (n, M, K)."""
-        gain = np.concatenate(self.gains, axis=1)
-        offset = np.concatenate(self.offsets, axis=1)
-        p = gain.shape[1]
-        if p >= CONTROL_MIN_PERMUTATIONS:
-            d = offset - offset.mean(axis=1, keepdims=True)
-            centred = gain - gain.mean(axis=1, keepdims=True)
-            slope = (centred * d[..., None]).sum(axis=1) / np.maximum((d**2).sum(axis=1), 1e-300)[..., None]
-            walks = gain - slope[:, None] * offset[..., None]
-            known = slope * (self.X - self.mean)[..., None]
-        else:
-            walks, known = gain, 0.0
-        # antithetic pairs share a background row: the pair means are the independent units
-        pairs = _pair_means(walks, [g.shape[1] for g in self.gains])
-        values = walks.mean(axis=1) + known
-        variance = pairs.var(axis=1, ddof=1) / pairs.shape[1]
-        return values, variance
-
-
-def _pair_means(walks: np.ndarray, sizes: list[int]) -> np.ndarray:
-    """Mean of each walk and its reversed twin (the second half of each round's walks)."""
-    out, start = [], 0
-    for size in sizes:
-        half = size // 2
-        block = walks[:, start : start + size]
-        out.append((block[:, :half] + block[:, half:]) / 2)
-        start += size
-    return np.concatenate(out, axis=1)

@@ -33,12 +33,12 @@ from scoring.explainers.calibration import (
     error_terms,
     fit_error_weights,
     median_scale,
-    outside_scale,
     shift_rows,
     within_bound,
 )
 from scoring.explainers.permutation import permutation_shapley
 from scoring.explainers.ridge import interpolate, leverage, leverage_factors, median_distance, ridge_loo
+from scoring.explainers.sampler import check_distance
 from scoring.explanation import Method, Space
 from scoring.fidelity import (
     AUDIT_EVALUATIONS_PER_ROW,
@@ -84,7 +84,9 @@ class AmortizedExplainer(ScoringExplainer):
     (what a later audit should find, and how far the summary moves the values); `holdout=0`
     skips the measurement. After `fit`, `heldout_` holds those rows and their reference (None
     when none were held out, and after loading).
-    The per-row error estimate (`stderr`) is the held-out RMSE of each feature's value.
+    The per-row error estimate (`stderr`) is the held-out RMSE of each feature's value. A row with
+    a feature outside what training saw is checked: `check_permutations` antithetic permutations
+    over the summary (see `_checked_variance`).
     """
 
     method = Method.AMORTIZED
@@ -100,6 +102,7 @@ class AmortizedExplainer(ScoringExplainer):
         max_holdout: int = 40,
         reference_evaluations: int = 1_000_000,
         audit_background: int = 100,
+        check_permutations: int = 64,
         seed: int = 0,
     ):
         self.label_evaluations = label_evaluations
@@ -110,6 +113,7 @@ class AmortizedExplainer(ScoringExplainer):
         self.max_holdout = max_holdout
         self.reference_evaluations = reference_evaluations
         self.audit_background = audit_background
+        self.check_permutations = check_permutations
         self.seed = seed
 
     # -- fitting -------------------------------------------------------------------------------
@@ -120,6 +124,10 @@ class AmortizedExplainer(ScoringExplainer):
             )
         if not 0.0 <= self.holdout < 1.0:
             raise ValidationError(f"holdout must be in [0, 1), got {self.holdout}")
+        if self.check_permutations < 2 or self.check_permutations % 2:
+            raise ValidationError(
+                f"check_permutations must be an even number >= 2, got {self.check_permutations}"
+            )
         started = time.perf_counter()
         rng = np.random.default_rng(self.seed)
         f = self.output_
@@ -225,7 +233,7 @@ class AmortizedExplainer(ScoringExplainer):
         terms = self._terms(inputs, f_inputs)
         self.error_weights_, self.error_floor_ = fit_error_weights(terms, squared)
         self.error_scale_ = 1.0
-        self.outside_scale_ = 1.0
+        self.check_scale_ = 1.0
         self.summary_shift_ = float("nan")  # measured on held-out rows
 
     def _terms(self, X: np.ndarray | None, outputs: np.ndarray) -> np.ndarray:
@@ -304,7 +312,8 @@ class AmortizedExplainer(ScoringExplainer):
         self, X: np.ndarray, held: np.ndarray, values: np.ndarray, reference: Any
     ) -> dict[str, Any]:
         """Scale the stated error to the held-out rows' actual one (median ratio 1), then the
-        moved-row term to held-out rows moved outside the training range; the agreement of both."""
+        sampled check's term to held-out rows moved outside the training range; the agreement of
+        both."""
         f = self.output_
         outputs = f(held)
         actual = actual_error(values, reference)
@@ -324,15 +333,15 @@ class AmortizedExplainer(ScoringExplainer):
             max_evaluations=max(1, self.reference_evaluations // 2),
             seeds=(self.seed + 6, self.seed + 7),
         )
-        moved = self._parts(shifted, self.support_.outside(shifted))
-        shifted_actual = actual_error(moved.values, shifted_reference)
-        self.outside_scale_ = outside_scale(shifted_actual, moved.inside, moved.extra)
-        _, _, stderr = self._explain_flagged(shifted, self.support_.outside(shifted))
-        assert stderr is not None
-        stated = np.sqrt((stderr**2).sum(axis=1))
+        outside = self.support_.outside(shifted)
+        values, _, inside, _, distance, _ = self._checked(shifted, outside)
+        shifted_actual = actual_error(values, shifted_reference)
+        checked = np.sqrt(inside**2 + np.maximum(distance, 0.0))
+        self.check_scale_ = median_scale(shifted_actual, checked)
+        stated = self.check_scale_ * checked  # as `_checked_variance` states it
         return {
             "error_scale": self.error_scale_,
-            "outside_scale": self.outside_scale_,
+            "check_scale": self.check_scale_,
             "held_out": held_out,
             "shifted": {**agreement(stated, shifted_actual), "reference": shifted_reference.kind},
         }
@@ -397,14 +406,60 @@ class AmortizedExplainer(ScoringExplainer):
     def _explain_flagged(
         self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X = np.asarray(X, dtype=float)
+        flagged = np.asarray(outside, dtype=bool).any(axis=1)
+        values, outputs, inside, lost, distance, squares = self._checked(X, outside, outputs)
+        variance = (inside[:, None, :] * self._profile()[None]) ** 2 + lost**2
+        if flagged.any():
+            # the check measured the bounded values: what the bound moved is in its distance
+            variance[flagged] = self._checked_variance(inside[flagged], distance[flagged], squares[flagged])
+        return values, outputs, np.sqrt(variance)
+
+    def _bounded(
+        self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Values within what a Shapley value can be, the outputs, g's stated error (n, K) at
+        the rows moved inside the support, and how far the bound moved each value (n, M, K)."""
         parts = self._parts(X, outside, outputs)
-        variance = (parts.inside[:, None, :] * self._profile()[None]) ** 2
-        variance += (self.outside_scale_ * parts.extra[:, None, :] * parts.direction[:, :, None]) ** 2
-        values = parts.values
+        values, lost = parts.values, np.zeros_like(parts.values)
         if self.space_ is Space.PROBABILITY:
             values, lost = within_bound(values, parts.outputs - self.expected_value_, bound=1.0)
-            variance += lost**2
-        return values, parts.outputs, np.sqrt(variance)
+        return values, parts.outputs, parts.inside, lost
+
+    def _checked(
+        self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`_bounded`'s four parts, and for the flagged rows the sampled check of the values
+        (`check_distance`: (n, K) squared distance, (n, M, K) per feature; zero for the other
+        rows)."""
+        values, outputs, inside, lost = self._bounded(X, outside, outputs)
+        distance, squares = np.zeros(outputs.shape), np.zeros(values.shape)
+        flagged = np.asarray(outside, dtype=bool).any(axis=1)
+        if flagged.any():
+            distance[flagged], squares[flagged] = check_distance(
+                self.output_,
+                self.audit_background_,
+                X[flagged],
+                outputs[flagged],
+                values[flagged],
+                n_permutations=self.check_permutations,
+                seed=self.seed,
+            )
+        return values, outputs, inside, lost, distance, squares
+
+    def _checked_variance(self, inside: np.ndarray, distance: np.ndarray, squares: np.ndarray) -> np.ndarray:
+        """(n, M, K) stated variance of a flagged row's values. Off the training data g's error
+        model is a guess (it ranks such rows poorly), so the row is checked: a short sampled
+        estimate over the summary gives an unbiased estimate of the squared distance from the
+        values to the Shapley values (`distance`), added in quadrature to g's error at the moved
+        row, all scaled by `check_scale_` (the median of actual / stated on held-out rows moved
+        outside the range at fit time); it is shared out over the features by their squared
+        differences to the sampled values."""
+        total = self.check_scale_**2 * (inside**2 + np.maximum(distance, 0.0))  # (n, K)
+        norm = squares.sum(axis=1, keepdims=True)
+        profile = np.broadcast_to(self._profile()[None] ** 2, squares.shape)
+        share = np.divide(squares, norm, out=profile.copy(), where=norm > 0)
+        return total[:, None, :] * share
 
     def _parts(self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None) -> Parts:
         """Values of rows moved into the training support (a value beyond the range clipped to
@@ -437,9 +492,7 @@ class AmortizedExplainer(ScoringExplainer):
         own = (first + last) / 2
         values += weight[:, :, None] * own[:, None, :]
         values += self.share_[None, :, :] * (last - own)[:, None, :]
-        length = np.sqrt((weight**2).sum(axis=1, keepdims=True))
-        direction = np.divide(weight, length, out=np.zeros_like(weight), where=length > 0)
-        return Parts(values, outputs, self._inside_error(inside, inside_outputs), np.abs(own), direction)
+        return Parts(values, outputs, self._inside_error(inside, inside_outputs))
 
     def _first_effect(self, X: np.ndarray, inside: np.ndarray) -> np.ndarray:
         """(n, K): the mean output change, over the background summary, when only the moved
@@ -471,7 +524,9 @@ class AmortizedExplainer(ScoringExplainer):
             "error_weights": self.error_weights_,
             "leverage_factors": self.leverage_factors_,
             "leverage_range": self.leverage_range_,
-            "error_model": np.array([self.error_scale_, self.outside_scale_, self.error_floor_]),
+            # the middle slot held an older, unused scale; the check's is its own array
+            "error_model": np.array([self.error_scale_, 0.0, self.error_floor_]),
+            "check_scale": np.array(self.check_scale_),
             "summary_shift": np.array(self.summary_shift_),
             "audit_rows": self.audit_background_.rows,
             "audit_weights": self.audit_background_.weights,
@@ -489,7 +544,8 @@ class AmortizedExplainer(ScoringExplainer):
         self.error_weights_ = arrays["error_weights"]
         self.leverage_factors_ = arrays["leverage_factors"]
         self.leverage_range_ = arrays["leverage_range"]
-        self.error_scale_, self.outside_scale_, self.error_floor_ = (float(v) for v in arrays["error_model"])
+        self.error_scale_, _, self.error_floor_ = (float(v) for v in arrays["error_model"])
+        self.check_scale_ = float(arrays.get("check_scale", 1.0))
         self.audit_background_ = Background(arrays["audit_rows"], arrays["audit_weights"])
         self._fold()
         self.summary_shift_ = float(arrays["summary_shift"])

@@ -8,10 +8,15 @@ own feature space: large where the training rows are sparse). Its weights are fi
 leave-one-out errors of the ridge on its training rows, less the labels' own noise (known from
 two independent halves of the permutation samples). The scale is then calibrated on held-out
 rows at fit time, split-conformal style: the stated error is multiplied by the median of
-actual / stated over those rows, so that half of fresh rows have an actual error above it. For a
-row that had to be moved into the training support (a value outside the range, an unseen
-category), the output change that move caused is added in quadrature, with its own scale
-calibrated the same way on held-out rows moved outside the range.
+actual / stated over those rows, so that half of fresh rows have an actual error above it.
+
+Off the training data (a value outside the range, an unseen category) these terms do not rank
+rows: measured on rows moved outside the range, the actual error is mostly g's own error at the
+edge of the support, and its rank correlation with the model above was 0.0-0.5. Such a row is
+checked instead (scoring.explainers.sampler.check_distance): a short antithetic permutation
+sample over the background summary gives an unbiased estimate of the squared distance from the
+served values to the Shapley values, added in quadrature to the model's error at the moved row,
+and the sum scaled the same way on held-out rows moved outside the range.
 """
 
 from __future__ import annotations
@@ -54,25 +59,6 @@ def median_scale(actual: np.ndarray, stated: np.ndarray) -> float:
         return 1.0
     scale = float(np.median(actual[ok] / stated[ok]))
     return scale if np.isfinite(scale) and scale > 0 else 1.0
-
-
-def outside_scale(actual: np.ndarray, inside: np.ndarray, moved: np.ndarray) -> float:
-    """c >= 0 such that the median of actual / sqrt(inside^2 + (c moved)^2) is 1 (0 when the
-    inside error alone already over-states it)."""
-
-    def ratio(c: float) -> float:
-        stated = np.sqrt(inside**2 + (c * moved) ** 2)
-        return float(np.median(actual / np.maximum(stated, np.finfo(float).tiny)))
-
-    if ratio(0.0) <= 1.0 or not (moved > 0).any():
-        return 0.0
-    low, high = 0.0, 1.0
-    while ratio(high) > 1.0 and high < 1e6:
-        high *= 2.0
-    for _ in range(50):
-        mid = (low + high) / 2
-        low, high = (mid, high) if ratio(mid) > 1.0 else (low, mid)
-    return high
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,15 +111,12 @@ def shift_rows(
 
 @dataclass(frozen=True)
 class Parts:
-    """One batch's values and outputs, the error of the values at the rows moved inside the
-    support (n, K), the output change the move caused (n, K), and the unit direction over the
-    features it was given to (n, M)."""
+    """One batch's values and outputs, and the stated error of the values at the rows moved
+    inside the support (n, K)."""
 
     values: np.ndarray
     outputs: np.ndarray
     inside: np.ndarray
-    extra: np.ndarray
-    direction: np.ndarray
 
 
 def actual_error(values: np.ndarray, reference: Any) -> np.ndarray:

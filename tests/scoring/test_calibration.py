@@ -4,26 +4,30 @@ distance to the true values, on fresh rows and on rows moved outside the trainin
 Truth: brute-force Shapley values over every fit row (tests/scoring/ground_truth.py), the
 background the amortized explainer's values estimate. Acceptance (issue 12): Spearman(stated,
 actual) >= 0.5 and median(actual / stated) within [0.67, 1.5], in each group. The median ratio
-is asserted at the acceptance bounds in every case; the rank correlation only where the
-acceptance's 0.5 holds: held-out rows as the amortized explainer answers them (0.52 here; 0.51
-to 0.62 over seeds 0-2). It is NOT met for shifted rows (0.21 to 0.28 unrefined, 0.21 to 0.46
-refined by default or at 4,000 evaluations over seeds 0-2) nor for refined held-out rows (0.41 to
-0.51); bench/bench_calibration.py records the figures on two larger problems. Unseen categories
-(a one-hot pipeline through a bundle) meet both bounds unrefined: Spearman 0.78, ratio 1.05.
+is asserted at the acceptance bounds in every case; the rank correlation where the acceptance's
+0.5 holds: held-out rows (0.66 to 0.78 over seeds 0-2) and shifted rows (0.98 over seeds 0-2,
+the sampled check of each out-of-range row) as the amortized explainer answers them. It is NOT
+met for shifted rows after the default refinement (0.22 to 0.46 over seeds 0-2: their error is
+mostly the background summary's shift, which the stated error does not rank) nor for every row
+refined at 4,000 evaluations; bench/bench_calibration.py records the figures on larger problems.
+Unseen categories (a one-hot pipeline through a bundle) meet both bounds unrefined.
 """
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from scoring.background import Background
 from scoring.bundle import Bundle
+from scoring.explainers import load_explainer
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.calibration import agreement, shift_rows, spearman
 from scoring.explainers.ridge import leverage, leverage_factors, output_design
+from scoring.explainers.sampler import check_distance
 from scoring.explanation import Explanation, Level
 from scoring.feature_map import derive_feature_map
 from scoring.refine import Budget, needs_refinement, refine
@@ -73,7 +77,8 @@ def test_stated_error_tracks_the_actual_error(
 ) -> None:
     """Each group as served by default (None: no refinement; the default refinement takes the
     out-of-range rows) and with a budget for every row: the median of actual / stated within the
-    acceptance bounds always; the rank correlation at the acceptance's 0.5 where it holds."""
+    acceptance bounds always; the rank correlation at the acceptance's 0.5 unrefined, where the
+    shifted rows' ranking comes from each row's sampled check."""
     background = multiclass.X[FRESH:]
     bg = Background(background, np.full(len(background), 1.0 / len(background)))
     rows = _groups(multiclass, fitted)[group]
@@ -85,7 +90,7 @@ def test_stated_error_tracks_the_actual_error(
     actual = np.linalg.norm(e.values - truth, axis=1)  # (n, K)
     figures = agreement(e.error, actual)
     assert 0.67 <= figures["median_actual_over_stated"] <= 1.5, figures
-    if group == "held_out" and budget is None:
+    if budget is None:
         assert figures["spearman"] >= 0.5, figures
 
 
@@ -184,3 +189,43 @@ def test_leverage_is_the_ridge_predictive_variance_and_grows_off_the_data() -> N
         d = output_design(rows, row_delta[:, k])
         np.testing.assert_allclose(found[:, k], np.einsum("ij,jk,ik->i", d, inverse, d), rtol=1e-8)
     assert (found[1] > 5 * found[0]).all()  # about (1 + |z|^2) / n: 0.7 vs 0.08 here
+
+
+def test_the_check_of_a_row_is_unbiased_and_exact_for_an_additive_model() -> None:
+    """For f(x) = x w the control variate on x_j - b_j removes all sampling noise: the check of
+    values off the Shapley values (w_j (x_j - E b_j)) by a known offset finds that offset's
+    squared length, and finds a vanishing distance for the Shapley values themselves."""
+    rng = np.random.default_rng(0)
+    w = np.array([[1.0, -2.0], [0.5, 0.0], [-1.5, 1.0], [2.0, 0.5]])  # (M, K)
+
+    def f(X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=float) @ w
+
+    rows = rng.normal(size=(30, 4))
+    summary = Background(rows, np.full(30, 1 / 30))
+    X = rng.normal(size=(5, 4)) * 3
+    shapley = (X - summary.weights @ rows)[:, :, None] * w[None]
+    offset = rng.normal(size=shapley.shape) * 0.1
+    found, squares = check_distance(f, summary, X, f(X), shapley + offset, n_permutations=16, seed=0)
+    np.testing.assert_allclose(found, (offset**2).sum(axis=1), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(squares, offset**2, rtol=1e-8, atol=1e-12)
+    exact, _ = check_distance(f, summary, X, f(X), shapley, n_permutations=16, seed=0)
+    np.testing.assert_allclose(exact, 0.0, atol=1e-10)
+
+
+def test_a_shifted_rows_error_is_its_own_and_survives_a_round_trip(
+    multiclass: Problem, fitted: AmortizedExplainer, tmp_path: Path
+) -> None:
+    """The sampled check is seeded by the row: a row explained alone states the error it states
+    in a batch; the saved and loaded explainer states the same errors."""
+    rows = _groups(multiclass, fitted)["shifted"][:6]
+    batch = fitted.explain(rows)
+    alone = fitted.explain(rows[3:4])
+    assert batch.error is not None and alone.error is not None
+    np.testing.assert_allclose(alone.error[0], batch.error[3], rtol=1e-9)
+    fitted.save(tmp_path / "amortized")
+    loaded = load_explainer(tmp_path / "amortized", multiclass.model)
+    again = loaded.explain(rows)
+    assert again.error is not None
+    np.testing.assert_allclose(again.error, batch.error, rtol=1e-9)
+    np.testing.assert_allclose(again.values, batch.values, rtol=1e-9)
