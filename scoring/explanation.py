@@ -115,6 +115,16 @@ class Explanation:
             return []
         return [self.feature_names[j] for j in np.flatnonzero(self.outside[row])]
 
+    def outside_lists(self) -> list[list[str]]:
+        """`outside_names` of every row, found in one pass."""
+        lists: list[list[str]] = [[] for _ in range(self.n_rows)]
+        if self.outside is not None:
+            names = self.feature_names
+            rows, columns = np.nonzero(self.outside)
+            for i, j in zip(rows.tolist(), columns.tolist(), strict=True):
+                lists[i].append(names[j])
+        return lists
+
     def output_index(self, output: int | str) -> int:
         if isinstance(output, (int, np.integer)) and not isinstance(output, bool):
             if not 0 <= output < self.n_outputs:

@@ -102,6 +102,7 @@ def explanation_items(
     residual = explanation.residual.tolist()
     error = None if explanation.error is None else explanation.error.tolist()
     evaluations = None if explanation.evaluations is None else explanation.evaluations.tolist()
+    outside = explanation.outside_lists()
     items = []
     for (i, k), attributions in zip(pairs, ranked, strict=True):
         items.append(
@@ -115,7 +116,7 @@ def explanation_items(
                 "output": out[i][k],
                 "residual": residual[i][k],
                 "error": None if error is None else error[i][k],
-                "outside": explanation.outside_names(i),
+                "outside": list(outside[i]),
                 "evaluations": None if evaluations is None else evaluations[i],
                 "attributions": [{"feature": f, "value": v} for f, v in attributions],
             }

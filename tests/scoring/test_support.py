@@ -64,7 +64,9 @@ def test_a_bundle_flags_raw_values_outside_training_at_both_levels() -> None:
     )
     raw = bundle.explain(rows, Level.RAW)
     assert [raw.outside_names(i) for i in range(3)] == [[], ["size"], ["colour"]]
+    assert raw.outside_lists() == [[], ["size"], ["colour"]]
     engineered = bundle.explain(rows, Level.ENGINEERED)
+    assert engineered.outside_lists() == [engineered.outside_names(i) for i in range(3)]
     assert engineered.outside_names(0) == []
     assert engineered.outside_names(2) == [n for n in feature_map.engineered_names if "colour" in n]
     raw.check_additivity()
