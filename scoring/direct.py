@@ -62,7 +62,7 @@ def _svc(svc: Any) -> Direct | None:
     if sv is None or sv.ndim != 2 or sv.shape[0] == 0:
         return None
     proba = None
-    if svc.probability is True and svc.probA_.size > 0 and svc.probB_.size > 0:
+    if hasattr(svc, "predict_proba"):  # fitted with probabilities (proven in `_agrees`)
 
         def proba(X: np.ndarray) -> np.ndarray:
             return np.asarray(svc._dense_predict_proba(np.ascontiguousarray(X)))
