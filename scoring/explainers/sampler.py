@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scoring.background import Background
-from scoring.explainers.permutation import _deal_weighted
+from scoring.explainers.permutation import MAX_ROWS_PER_CALL, _deal_weighted
 
 # below this many permutations a row's regression control variate is too noisy to fit
 CONTROL_MIN_PERMUTATIONS = 16
@@ -47,14 +47,21 @@ class SummarySampler:
     def permutations(self) -> int:
         return int(sum(g.shape[1] for g in self.gains))
 
-    def run(self, n_permutations: int) -> None:
+    def run(self, n_permutations: int, rngs: list[np.random.Generator] | None = None) -> None:
+        """Add `n_permutations` walks per row (half of them the reverses of the others); with
+        `rngs`, each row draws its own from its own generator."""
         X, f = self.X, self.f
         n, m = X.shape
         half = n_permutations // 2
-        order = np.argsort(self.rng.random((n, half, m)), axis=2)
+        weights = self.summary.weights
+        if rngs is None:
+            order = np.argsort(self.rng.random((n, half, m)), axis=2)
+            dealt = _deal_weighted(weights, n, half, self.rng)
+        else:
+            order = np.argsort(np.stack([r.random((half, m)) for r in rngs]), axis=2)
+            dealt = np.vstack([_deal_weighted(weights, 1, half, r) for r in rngs])
         order = np.concatenate([order, order[:, :, ::-1]], axis=1)
         rank = np.argsort(order, axis=2)
-        dealt = _deal_weighted(self.summary.weights, n, half, self.rng)
         dealt = np.concatenate([dealt, dealt], axis=1)
         background = self.summary.rows[dealt]  # (n, P, M)
         steps = np.arange(1, m)[None, None, :, None]
@@ -112,20 +119,22 @@ def check_distance(
     (may be negative when the values are within the sampling noise of phi); and (n, M, K) the
     squared differences per feature, for sharing it out. Each row's walks are seeded by the row
     itself, so a row's check never depends on the rows checked with it."""
-    n = len(X)
+    n, m = X.shape
     distance = np.zeros(outputs.shape)
     squares = np.zeros(values.shape)
-    if n == 0 or X.shape[1] < 2:
+    if n == 0 or m < 2:
         return distance, squares
+    X = np.ascontiguousarray(X, dtype=float)
     summary_outputs = f(summary.rows)
-    for i in range(n):
-        row = np.ascontiguousarray(X[i : i + 1], dtype=float)
-        rng = np.random.default_rng([seed, zlib.crc32(row.tobytes())])
+    per_call = max(1, MAX_ROWS_PER_CALL // (n_permutations * (m - 1)))
+    for start in range(0, n, per_call):
+        rows = slice(start, min(n, start + per_call))
+        rngs = [np.random.default_rng([seed, zlib.crc32(row.tobytes())]) for row in X[rows]]
         sampler = SummarySampler(
-            f, summary, row, rng, outputs=outputs[i : i + 1], summary_outputs=summary_outputs
+            f, summary, X[rows], rngs[0], outputs=outputs[rows], summary_outputs=summary_outputs
         )
-        sampler.run(n_permutations)
+        sampler.run(n_permutations, rngs)
         sampled, variance = sampler.estimate()
-        squares[i] = (values[i] - sampled[0]) ** 2
-        distance[i] = squares[i].sum(axis=0) - variance[0].sum(axis=0)
+        squares[rows] = (values[rows] - sampled) ** 2
+        distance[rows] = squares[rows].sum(axis=1) - variance.sum(axis=1)
     return distance, squares
