@@ -113,8 +113,10 @@ def refine(
     prior = explanation.values[idx]
     prior_var = explanation.stderr[idx] ** 2
     bias = explainer.summary_shift_**2 * explainer.inside_variance(explanation.outputs[idx])
-    # a row outside the training support: g's values are on thin ice and its stated error ranks
-    # such rows poorly, so the sampled values replace them instead of being blended in
+    # a row outside the training support: g's values are on thin ice (their checked error is
+    # several times a refined row's), so the sampled values replace them instead of being blended
+    # in (blending, measured on the bench's shifted rows, changed neither accuracy nor ranking
+    # beyond noise)
     trust = np.ones((len(idx), 1, 1))
     if explanation.outside is not None:
         trust[explanation.outside[idx].any(axis=1)] = 0.0
