@@ -129,6 +129,10 @@ def test_fit_time_calibration_is_recorded(fitted: AmortizedExplainer) -> None:
     assert calibration["held_out"]["median_actual_over_stated"] == pytest.approx(1.0)
     assert calibration["held_out"]["rows"] > 0 and calibration["shifted"]["rows"] > 0
     assert calibration["error_scale"] > 0
+    # the sampled check's scale, and the ranking it gives the fit-time shifted rows
+    assert calibration["check_scale"] > 0
+    assert calibration["shifted"]["spearman"] >= 0.5, calibration["shifted"]
+    assert 0.67 <= calibration["shifted"]["median_actual_over_stated"] <= 1.5
 
 
 def test_spearman_of_known_orders() -> None:
