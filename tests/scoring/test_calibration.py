@@ -233,3 +233,19 @@ def test_a_shifted_rows_error_is_its_own_and_survives_a_round_trip(
     assert again.error is not None
     np.testing.assert_allclose(again.error, batch.error, rtol=1e-9)
     np.testing.assert_allclose(again.values, batch.values, rtol=1e-9)
+
+
+def test_shifted_rows_of_a_regression_are_ranked_and_stated_honestly(regression: Problem) -> None:
+    """In raw space (no bound on the values) the sampled check ranks rows moved outside the
+    range as well: the acceptance bounds against brute-force values over every fit row."""
+    explainer = AmortizedExplainer(**SETTINGS).fit(regression.model, regression.X[FRESH:])
+    assert explainer.support_ is not None
+    background = regression.X[FRESH:]
+    bg = Background(background, np.full(len(background), 1.0 / len(background)))
+    rows = shift_rows(regression.X[:FRESH], explainer.support_, np.random.default_rng(3))
+    truth, _ = regression.truth(bg, rows)
+    e = explainer.explain(rows)
+    assert e.error is not None
+    figures = agreement(e.error, np.linalg.norm(e.values - truth, axis=1))
+    assert figures["spearman"] >= 0.5, figures
+    assert 0.67 <= figures["median_actual_over_stated"] <= 1.5, figures
