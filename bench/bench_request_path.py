@@ -83,6 +83,7 @@ def train_before(tree: Path, env: dict[str, str], name: str) -> str:
 
 
 IN_RANGE = "1 row within the training range"
+IN_RANGE_32 = "32 rows within the training range"
 
 
 def within_range(bundle: Any, bodies: list[bytes]) -> list[bytes]:
@@ -117,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     bundle, tag = load_stored(args.bundle)
     one_row, many, _ = request_bodies(bundle, tag)
     inside = within_range(bundle, one_row)
+    rows_inside = [json.loads(b)["rows"][0] for b in inside]
+    many_inside = [
+        json.dumps({"rows": rows_inside[i : i + 32]}).encode() for i in range(0, len(inside) - 31, 32)
+    ]
     load_before = os.getloadavg()[0]
 
     with tempfile.TemporaryDirectory(prefix="bench-request-path-") as scratch_name:
@@ -157,7 +162,12 @@ def main(argv: list[str] | None = None) -> int:
                     for server in ("floor", "served", "served, default refinement", "before")
                     if server in servers
                 ]
-                plan += [(name, IN_RANGE, inside, 1) for name in ("served", "before") if name in servers]
+                plan += [
+                    (name, label, bodies, n)
+                    for label, bodies, n in ((IN_RANGE, inside, 1), (IN_RANGE_32, many_inside, 32))
+                    for name in ("served", "before")
+                    if name in servers
+                ]
                 totals: dict[int, Phase] = {}
                 for r in range(args.rounds):
                     print(f"round {r + 1} of {args.rounds}", flush=True)
@@ -236,6 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         f"evaluations (issue 12). The {len(inside)} others: **{_figure(ratio_within)}x** the floor's CPU "
         f"per request (p99 {_figure(within.percentile_ms(99))} ms)."
     )
+    if f"before, {IN_RANGE_32}" in phases:
+        speedup = (
+            phases[f"served, {IN_RANGE_32}"].rows_per_second
+            / phases[f"before, {IN_RANGE_32}"].rows_per_second
+        )
+        lines.append(
+            f"- 32-row requests of rows within the training range: **{_figure(speedup)}x** the rows/s of "
+            f"the code at {args.before}."
+        )
     text = "\n".join(lines)
     publish(text, args.write, f"{SECTION}:{tag.split(':')[0]}")
     return 0

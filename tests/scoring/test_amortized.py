@@ -146,6 +146,21 @@ def test_row_order_does_not_change_a_row(multiclass: Problem, amortized: Amortiz
     np.testing.assert_allclose(single[0], forward[2], rtol=0, atol=1e-12)
 
 
+def test_a_row_in_range_is_answered_alike_beside_one_out_of_range(
+    multiclass: Problem, amortized: AmortizedExplainer
+) -> None:
+    """A batch with no row out of range takes a shorter path than one with such a row: the
+    in-range rows' answers are the same bits on both (sign of zero included)."""
+    rows = multiclass.X[:6].copy()
+    outside = np.zeros(rows.shape, dtype=bool)
+    alone = amortized.explain(rows[1:], outside=outside[1:])
+    outside[0, 0] = True  # the first row flagged, as an unseen category would be
+    beside = amortized.explain(rows, outside=outside)
+    assert beside.outside[0].any() and not alone.outside.any()
+    for got, want in ((beside.values[1:], alone.values), (beside.stderr[1:], alone.stderr)):
+        assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
 def test_dataframe_rows(multiclass: Problem) -> None:
     names = [f"f{j}" for j in range(multiclass.n_features)]
     frame = pd.DataFrame(multiclass.X, columns=names)
