@@ -22,7 +22,7 @@ from scoring.explainers import ScoringExplainer, load_explainer
 from scoring.explanation import Explanation, Level, Space
 from scoring.feature_map import FeatureMap
 from scoring.pipeline import Pass, model_input, unnamed_rows
-from scoring.refine import Budget, needs_refinement, refine
+from scoring.refine import Budget, needs_refinement, refine, replaces_checks
 from scoring.report import ExplainerReport, Report, as_report
 from scoring.schema import Kind, Schema
 from scoring.signing import SIGNATURE, check_signature, write_signature
@@ -207,13 +207,15 @@ class Bundle:
         raw_outside = None
         if set(self.schema.names) <= set(X.columns.tolist()):
             raw_outside = outside_schema(self.schema, X)
+        # a flagged row about to be refined needs no sampled check of its error first
+        check = not replaces_checks(self.explainer, budget if budget is not None else default_budget)
         if self.feature_map is None:
-            explanation = self.explainer.explain(rows, outside=raw_outside, outputs=outputs)
+            explanation = self.explainer.explain(rows, outside=raw_outside, outputs=outputs, check=check)
             return replace(self._refined(explanation, budget, default_budget), level=level)
         engineered = None
         if raw_outside is not None:
             engineered = (raw_outside.astype(float) @ (self.feature_map.matrix > 0).T) > 0
-        explanation = self.explainer.explain(rows, outside=engineered, outputs=outputs)
+        explanation = self.explainer.explain(rows, outside=engineered, outputs=outputs, check=check)
         explanation = self._refined(explanation, budget, default_budget)
         if level is Level.ENGINEERED:
             return explanation

@@ -74,6 +74,19 @@ def typical_error(explainer: ScoringExplainer) -> float | None:
         return None
 
 
+def replaces_checks(explainer: ScoringExplainer, budget: Budget | None) -> bool:
+    """Whether refining within `budget` replaces every flagged row's stated error (so the
+    explainer's own sampled check of those rows would be spent for nothing): the explainer can
+    be refined and the budget buys at least the first round. `refine` takes every flagged row,
+    under the default budget (`needs_refinement`) as under a request's."""
+    if budget is None or not can_refine(explainer):
+        return False
+    if budget.max_ms is not None and budget.max_ms <= 0:
+        return False
+    first = FIRST_ROUND * max(1, len(explainer.output_.columns.names) - 1)
+    return budget.max_evaluations is None or budget.max_evaluations >= first
+
+
 def needs_refinement(
     explainer: ScoringExplainer, explanation: Explanation, factor: float = DEFAULT_FACTOR
 ) -> np.ndarray:

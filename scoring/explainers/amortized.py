@@ -406,12 +406,15 @@ class AmortizedExplainer(ScoringExplainer):
         return (self._inside_error(rows, outputs)[:, None, :] * self._profile()[None]) ** 2
 
     def _explain_flagged(
-        self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None
+        self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None, *, check: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X = np.asarray(X, dtype=float)
         flagged = np.asarray(outside, dtype=bool).any(axis=1)
         if not flagged.any():
             return self._explain_inside(X, outputs)
+        if not check:  # the caller refines the flagged rows and states their error from that
+            values, outputs, inside, lost = self._bounded(X, outside, outputs)
+            return values, outputs, np.sqrt((inside[:, None, :] * self._profile()[None]) ** 2 + lost**2)
         values, outputs, inside, lost, distance, squares = self._checked(X, outside, outputs)
         variance = (inside[:, None, :] * self._profile()[None]) ** 2 + lost**2
         if flagged.any():

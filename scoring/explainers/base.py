@@ -85,7 +85,12 @@ class ScoringExplainer(ABC):
 
     # -- explaining ----------------------------------------------------------------------------
     def explain(
-        self, X: Any, *, outside: np.ndarray | None = None, outputs: np.ndarray | None = None
+        self,
+        X: Any,
+        *,
+        outside: np.ndarray | None = None,
+        outputs: np.ndarray | None = None,
+        check: bool = True,
     ) -> Explanation:
         """Explain rows X. Features outside the fit rows' range are flagged in `outside` of the
         result, beside those the caller flags in `outside` (n, M) (e.g. unseen categories).
@@ -93,7 +98,11 @@ class ScoringExplainer(ABC):
         `outputs` (n, K), when the caller has them, are `output_(X)`: the model's output in the
         explained space for these rows, computed once for the prediction and reused here, so the
         model is not called again for them. Methods whose outputs come from their own arithmetic
-        (linear, path-dependent tree, exact enumeration) do not need them."""
+        (linear, path-dependent tree, exact enumeration) do not need them.
+
+        `check=False` skips the sampled check a method makes of a flagged row's stated error
+        (amortized), for a caller that refines every flagged row at once and states its error
+        from the refinement (scoring.refine.replaces_checks); methods without one ignore it."""
         out = self._fitted()
         rows = out.columns.to_array(X)
         flagged = np.zeros(rows.shape, dtype=bool) if self.support_ is None else self.support_.outside(rows)
@@ -105,7 +114,7 @@ class ScoringExplainer(ABC):
             raise ShapeError(
                 f"outputs has shape {np.shape(outputs)}, expected {(len(rows), len(out.output_names))}"
             )
-        values, outputs, stderr = self._explain_flagged(rows, flagged, outputs)
+        values, outputs, stderr = self._explain_flagged(rows, flagged, outputs, check=check)
         return Explanation(
             values=values,
             base_values=self.expected_value_,
@@ -121,7 +130,7 @@ class ScoringExplainer(ABC):
         )
 
     def _explain_flagged(
-        self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None
+        self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None, *, check: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """`_explain` for rows with the features outside what training saw flagged (n, M); a
         method whose values depend on the training support overrides it."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ from scoring.explainers.ridge import leverage, leverage_factors, output_design
 from scoring.explainers.sampler import check_distance
 from scoring.explanation import Explanation, Level
 from scoring.feature_map import derive_feature_map
-from scoring.refine import Budget, needs_refinement, refine
+from scoring.refine import Budget, needs_refinement, refine, replaces_checks
 from scoring.schema import Schema
 from scoring.support import Support
 from tests.scoring.conftest import Problem
@@ -233,6 +234,45 @@ def test_a_shifted_rows_error_is_its_own_and_survives_a_round_trip(
     assert again.error is not None
     np.testing.assert_allclose(again.error, batch.error, rtol=1e-9)
     np.testing.assert_allclose(again.values, batch.values, rtol=1e-9)
+
+
+class _Counted:
+    """The explainer's model output, forwarded, with the rows it was asked for counted."""
+
+    def __init__(self, f: Any) -> None:
+        self.f, self.rows = f, 0
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        self.rows += len(X)
+        return np.asarray(self.f(X))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.f, name)
+
+
+def test_a_flagged_row_about_to_be_refined_is_not_checked_first(
+    multiclass: Problem, fitted: AmortizedExplainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refinement replaces a flagged row's stated error, so the sampled check before it would be
+    spent for nothing: skipped, the refined answer is the same bits, for fewer model evaluations."""
+    rows = _groups(multiclass, fitted)["shifted"][:4]
+    budget = DEFAULT_IN_EVALUATIONS
+    assert replaces_checks(fitted, budget) and replaces_checks(fitted, Budget(max_ms=20))
+    assert not replaces_checks(fitted, None) and not replaces_checks(fitted, Budget(max_ms=0))
+    assert not replaces_checks(fitted, Budget(max_evaluations=10))  # not even a first round
+    counted = _Counted(fitted.output_)
+    monkeypatch.setattr(fitted, "output_", counted)
+    answers, spent = [], []
+    for check in (True, False):
+        counted.rows = 0
+        e = fitted.explain(rows, check=check)
+        answers.append(refine(fitted, e, budget, rows=needs_refinement(fitted, e)))
+        spent.append(counted.rows)
+    checked, unchecked = answers
+    assert checked.stderr is not None and unchecked.stderr is not None
+    assert np.array_equal(checked.values, unchecked.values)
+    assert np.array_equal(checked.stderr, unchecked.stderr)
+    assert spent[1] < spent[0] - len(rows) * fitted.check_permutations_
 
 
 def test_shifted_rows_of_a_regression_are_ranked_and_stated_honestly(regression: Problem) -> None:
