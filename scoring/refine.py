@@ -122,7 +122,13 @@ def refine(
     assert isinstance(explainer, AmortizedExplainer) and explanation.stderr is not None
     idx = np.flatnonzero(chosen)
     X = np.asarray(explanation.data[idx], dtype=float)
-    sampler = SummarySampler(explainer.output_, explainer.audit_background_, X, np.random.default_rng(seed))
+    sampler = SummarySampler(
+        explainer.output_,
+        explainer.audit_background_,
+        X,
+        np.random.default_rng(seed),
+        summary_outputs=explainer.summary_outputs_,
+    )
     prior = explanation.values[idx]
     prior_var = explanation.stderr[idx] ** 2
     bias = explainer.summary_shift_**2 * explainer.inside_variance(explanation.outputs[idx])

@@ -136,6 +136,7 @@ class AmortizedExplainer(ScoringExplainer):
         self.audit_background_ = summarize(
             X, self.audit_background, seed=self.seed, min_cluster_size=AUDIT_MIN_CLUSTER
         )
+        self.summary_outputs_ = f(self.audit_background_.rows)
         n = len(X)
         n_hold = min(self.max_holdout, round(self.holdout * n))
         order = rng.permutation(n)
@@ -403,7 +404,11 @@ class AmortizedExplainer(ScoringExplainer):
         """(n, M, K) the error model's variance at `rows` with these outputs, as if inside the
         support (what a background summary's shift scales with; not a move's own error); without
         rows, at the fit rows' median leverage."""
-        return (self._inside_error(rows, outputs)[:, None, :] * self._profile()[None]) ** 2
+        return self._spread(self._inside_error(rows, outputs))
+
+    def _spread(self, error: np.ndarray) -> np.ndarray:
+        """(n, M, K) a stated L2 error (n, K) as variance per feature, by the held-out profile."""
+        return (error[:, None, :] * self._profile()[None]) ** 2
 
     def _explain_flagged(
         self, X: np.ndarray, outside: np.ndarray, outputs: np.ndarray | None = None, *, check: bool = True
@@ -414,12 +419,11 @@ class AmortizedExplainer(ScoringExplainer):
             return self._explain_inside(X, outputs)
         if not check:  # the caller refines the flagged rows and states their error from that
             values, outputs, inside, lost = self._bounded(X, outside, outputs)
-            return values, outputs, np.sqrt((inside[:, None, :] * self._profile()[None]) ** 2 + lost**2)
+            return values, outputs, np.sqrt(self._spread(inside) + lost**2)
         values, outputs, inside, lost, distance, squares = self._checked(X, outside, outputs)
-        variance = (inside[:, None, :] * self._profile()[None]) ** 2 + lost**2
-        if flagged.any():
-            # the check measured the bounded values: what the bound moved is in its distance
-            variance[flagged] = self._checked_variance(inside[flagged], distance[flagged], squares[flagged])
+        variance = self._spread(inside) + lost**2
+        # the check measured the bounded values: what the bound moved is in its distance
+        variance[flagged] = self._checked_variance(inside[flagged], distance[flagged], squares[flagged])
         return values, outputs, np.sqrt(variance)
 
     def _explain_inside(
@@ -435,8 +439,7 @@ class AmortizedExplainer(ScoringExplainer):
         lost = np.zeros_like(values)
         if self.space_ is Space.PROBABILITY:
             values, lost = within_bound(values, delta, bound=1.0)
-        inside = self._inside_error(X, outputs)
-        variance = (inside[:, None, :] * self._profile()[None]) ** 2 + lost**2
+        variance = self._spread(self._inside_error(X, outputs)) + lost**2
         return values, outputs, np.sqrt(variance)
 
     def _bounded(
@@ -468,6 +471,7 @@ class AmortizedExplainer(ScoringExplainer):
                 values[flagged],
                 n_permutations=self.check_permutations_,
                 seed=self.seed,
+                summary_outputs=self.summary_outputs_,
             )
         return values, outputs, inside, lost, distance, squares
 
@@ -577,6 +581,7 @@ class AmortizedExplainer(ScoringExplainer):
         self.error_scale_, _, self.error_floor_ = (float(v) for v in arrays["error_model"])
         self.check_scale_ = float(arrays.get("check_scale", 1.0))
         self.audit_background_ = Background(arrays["audit_rows"], arrays["audit_weights"])
+        self.summary_outputs_ = self.output_(self.audit_background_.rows)  # derived, not saved
         self._fold()
         self.summary_shift_ = float(arrays["summary_shift"])
         self.fidelity_ = extra.get("fidelity", {})

@@ -113,19 +113,22 @@ def check_distance(
     *,
     n_permutations: int,
     seed: int,
+    summary_outputs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, K) an unbiased estimate of ||values - phi||^2 per row and output, phi the Shapley
     values over `summary`: ||values - sampled||^2 less the sampled estimate's own variance
     (may be negative when the values are within the sampling noise of phi); and (n, M, K) the
     squared differences per feature, for sharing it out. Each row's walks are seeded by the row
-    itself, so a row's check never depends on the rows checked with it."""
+    itself, so a row's check never depends on the rows checked with it. `summary_outputs`:
+    f at the summary's rows, when the caller keeps them."""
     n, m = X.shape
     distance = np.zeros(outputs.shape)
     squares = np.zeros(values.shape)
     if n == 0 or m < 2:
         return distance, squares
     X = np.ascontiguousarray(X, dtype=float)
-    summary_outputs = f(summary.rows)
+    if summary_outputs is None:
+        summary_outputs = f(summary.rows)
     per_call = max(1, MAX_ROWS_PER_CALL // (n_permutations * (m - 1)))
     for start in range(0, n, per_call):
         rows = slice(start, min(n, start + per_call))
