@@ -104,12 +104,12 @@ def reject_beyond_range(schema: Schema, frame: pd.DataFrame, multiple: float) ->
     """Raise a ValidationError naming the first row and field whose number lies more than
     `multiple` times the training range beyond it: outside [min - k w, max + k w] with w = max - min
     (for a column training saw one value of, w = max(1, |value|)). Missing values pass."""
-    features = [f for f in schema.features if f.kind in (Kind.NUMBER, Kind.INTEGER) and f.minimum is not None]
-    if not features:
+    bounds = schema.bounds
+    if not bounds.positions:
         return
-    values = _number_block(frame, [f.name for f in features])
-    lower = np.array([f.minimum for f in features], dtype=float)
-    upper = np.array([lower[j] if f.maximum is None else f.maximum for j, f in enumerate(features)])
+    values = _number_block(frame, bounds.names)
+    lower = bounds.lower
+    upper = np.where(np.isinf(bounds.upper), lower, bounds.upper)  # no maximum recorded: the minimum
     width = upper - lower
     width = np.where(width > 0, width, np.maximum(1.0, np.abs(lower)))
     low, high = lower - multiple * width, upper + multiple * width
@@ -122,7 +122,7 @@ def reject_beyond_range(schema: Schema, frame: pd.DataFrame, multiple: float) ->
         f"{float(values[i, j])!r} lies beyond {multiple:g}x the training range [{lower[j]:g}, {upper[j]:g}]; "
         f"this service accepts values in [{low[j]:g}, {high[j]:g}]",
         row=int(i),
-        field=features[j].name,
+        field=bounds.names[j],
     )
 
 
