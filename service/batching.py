@@ -63,6 +63,9 @@ def run_jobs(bundle: Bundle, jobs: Sequence[Job], *, default_budget: Budget | No
         frames = [jobs[i].frame for i in members]
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         answer = bundle.answer(frame, level, budget=budget, default_budget=default_budget)
+        if len(members) == 1:  # the whole answer is the one job's
+            outcomes[members[0]] = Outcome(answer.prediction, answer.explanation)
+            continue
         start = 0
         for i in members:
             part = slice(start, start + jobs[i].n_rows)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+import orjson
 from starlette.responses import JSONResponse, Response
 
 from scoring.errors import ValidationError
@@ -18,6 +19,8 @@ logger = logging.getLogger("bentoml.service.explained_model")
 
 # Engine errors a caller caused, and their status; every other exception is the server's (500).
 CLIENT_ERRORS: tuple[tuple[type[Exception], int], ...] = ((ValidationError, 400),)
+# numpy scalars as numbers, and non-string keys as strings, as json.dumps writes them
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 INTERNAL_ERROR = "internal error: the server could not answer this request; details are in its log"
 
 
@@ -38,9 +41,17 @@ def error_response(error: Exception, route: str) -> JSONResponse:
     return JSONResponse(error_body(INTERNAL_ERROR), status_code=500)
 
 
+def json_response(body: dict[str, Any]) -> Response:
+    """A 200 with `body` as JSON, encoded by orjson: the same document as `json.dumps` (floats
+    written shortest-round-trip, so each parses back to the same bits) at about a twentieth of
+    its cost, which on a 32-row answer is more than the rows' explanation. Bodies are finite
+    (`service.finite`)."""
+    return Response(orjson.dumps(body, option=JSON_OPTIONS), media_type="application/json")
+
+
 async def answered(route: str, body: Awaitable[dict[str, Any]]) -> Response:
     """The endpoint's JSON body, or the error response for what it raised."""
     try:
-        return JSONResponse(await body)
+        return json_response(await body)
     except Exception as error:
         return error_response(error, route)

@@ -13,9 +13,9 @@ For a POST to one of `routes` it answers, itself and with the service's error bo
   MiB it declares (connection closed). A stalled upload is dropped at its deadline;
 - 429 when `max_in_flight` requests are already being answered. A request takes one of these
   slots only once its whole body is in, so slow or stalled uploads never hold one.
-Anything else passes through unchanged, with the body replayed to the app. While the app works,
-the guard listens for the client going away: then the app's task is cancelled, so work still
-queued for it (batched jobs included) is never computed.
+Anything else passes through unchanged, with the body replayed to the app. Once the app has
+worked WATCH_AFTER_S, the guard listens for the client going away: then the app's task is
+cancelled, so work still queued for it (batched jobs included) is never computed.
 
 `GET /readyz` answers 503 while every slot is taken, else it is BentoML's. Other paths and
 methods (health, metrics, docs) are not touched, except that every 4xx answer, wherever it
@@ -46,6 +46,7 @@ JSON_TYPES = ("application/json",)
 MIB = 1024 * 1024
 MAX_ECHO_CHARS = 200  # of a value quoted back in an error message
 MAX_MESSAGE_CHARS = 1000
+WATCH_AFTER_S = 0.02  # a request still working after this long has its client watched
 
 
 class BodyTooLarge(Exception):
@@ -329,7 +330,10 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 async def _until_disconnect(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
-    """Run the app on the read `body`; cancel it if the client disconnects before it answers."""
+    """Run the app on the read `body`; cancel it if the client disconnects before it answers.
+
+    The client is watched only once the app has worked WATCH_AFTER_S: most answers come sooner,
+    and a watcher costs a task and a `receive` (with BentoML's tracing span) on every request."""
     gone = asyncio.Event()
     replayed = False
 
@@ -342,29 +346,35 @@ async def _until_disconnect(app: ASGIApp, scope: Scope, body: bytes, receive: Re
         return {"type": "http.disconnect"}
 
     task = asyncio.ensure_future(app(scope, replay, send))
+    watcher: asyncio.Future[None] | None = None
 
     async def watch() -> None:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 gone.set()
+                task.cancel()
                 return
 
-    watcher = asyncio.ensure_future(watch())
+    def start_watching() -> None:
+        nonlocal watcher
+        if not task.done():
+            watcher = asyncio.ensure_future(watch())
+
+    timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, start_watching)
     try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if task not in done:  # the client went away first: drop its work
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            logger.info(
-                "client of %s %s went away: its request was cancelled", scope.get("method"), scope.get("path")
-            )
-            return
-        task.result()
+        await task
+    except asyncio.CancelledError:
+        if not gone.is_set():  # this request was cancelled itself (e.g. its compute deadline passed)
+            raise
+        logger.info(
+            "client of %s %s went away: its request was cancelled", scope.get("method"), scope.get("path")
+        )
     finally:
-        watcher.cancel()
-        if not task.done():  # this request was cancelled itself (e.g. its compute deadline passed)
+        timer.cancel()
+        if not task.done():
             task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher

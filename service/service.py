@@ -175,7 +175,10 @@ class ExplainedModel:
         frame, screen = screen_rows(checked.frame)  # values near the float max: their own errors
         job = Job(frame, options.level if options.explain else None, options.budget)
         parts = split_job(job, self.settings.batch_max_rows)
-        outcome = join_outcomes(await asyncio.gather(*(self.batcher.submit(p) for p in parts)))
+        if len(parts) == 1:  # gather would wrap the one submission in a task of its own
+            outcome = await self.batcher.submit(parts[0])
+        else:
+            outcome = join_outcomes(await asyncio.gather(*(self.batcher.submit(p) for p in parts)))
         body = predict_body(self.model, self.outputs, outcome.prediction, outcome.explanation, options)
         body = finite_body(body, outcome.prediction, outcome.explanation, screen, len(checked.frame))
         _observe_refinement(outcome.explanation)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from service.limits import MAX_MESSAGE_CHARS, RequestGuard, safe_text
+from service.limits import MAX_MESSAGE_CHARS, WATCH_AFTER_S, RequestGuard, safe_text
 
 ROUTES = {"/predict": ["rows"]}
 
@@ -136,6 +136,33 @@ def test_a_client_that_goes_away_has_its_work_cancelled() -> None:
     app, guard, sent = run(go())
     assert app.calls == 1 and app.cancelled == 1 and app.finished == 0
     assert guard.in_flight == 0 and sent.status is None
+
+
+def test_a_quick_answer_never_listens_for_the_client() -> None:
+    """The watcher starts only after WATCH_AFTER_S: an app that answers at once has its body
+    received once, and nothing is left waiting on the connection."""
+    release = asyncio.Event()
+    app = App(wait=release)  # answers after a millisecond: well within WATCH_AFTER_S
+    guard = RequestGuard(app, max_body_bytes=1000, routes=ROUTES)
+    calls = [0]
+
+    async def receive() -> Message:
+        calls[0] += 1
+        if calls[0] == 1:
+            return {"type": "http.request", "body": b'{"rows": []}', "more_body": False}
+        await asyncio.Event().wait()  # the connection stays open
+        raise AssertionError("unreachable")
+
+    sent = Recorder()
+
+    async def go() -> set[asyncio.Task[Any]]:
+        asyncio.get_running_loop().call_later(0.001, release.set)
+        await guard(scope(), receive, sent)
+        await asyncio.sleep(2 * WATCH_AFTER_S)  # a watcher started late would be waiting now
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    left = run(go())
+    assert sent.status == 200 and app.finished == 1 and calls[0] == 1 and not left
 
 
 def test_slots_are_counted_after_the_body_and_readiness_says_when_they_are_full() -> None:
