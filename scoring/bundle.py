@@ -8,7 +8,7 @@ import importlib.metadata
 import json
 import platform
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from scoring.errors import BundleError, ValidationError
 from scoring.explainers import ScoringExplainer, load_explainer
 from scoring.explanation import Explanation, Level, Space
 from scoring.feature_map import FeatureMap
-from scoring.pipeline import Pass, model_input, unnamed_rows
+from scoring.pipeline import Pass, model_input
 from scoring.refine import Budget, needs_refinement, refine, replaces_checks
 from scoring.report import ExplainerReport, Report, as_report
 from scoring.schema import Kind, Schema
@@ -147,16 +147,14 @@ class Bundle:
         if level is not None:
             level = self._check_level(level)
         plan = self._pass
-        with unnamed_rows():  # a frame's float block, to a step fitted on the frame (Pass.rows)
-            data = plan.rows(self.model, X)
-            inputs = data if plan.preprocessor is None else plan.preprocessor.transform(data)
-            probabilities = plan.predict_proba(inputs) if plan.probabilities else None
-            if probabilities is not None and plan.argmax_labels:
-                labels = plan.estimator.classes_.take(np.argmax(probabilities, axis=1), axis=0)  # its predict
-            else:
-                # the model's own predict: for most it is not argmax of predict_proba (SVC's Platt
-                # probabilities can disagree with its decision function); on an ndarray it is cheap
-                labels = plan.predict(inputs)
+        inputs = plan.transform(plan.rows(self.model, X))
+        probabilities = plan.predict_proba(inputs) if plan.probabilities else None
+        if probabilities is not None and plan.argmax_labels:
+            labels = plan.estimator.classes_.take(np.argmax(probabilities, axis=1), axis=0)  # its predict
+        else:
+            # the model's own predict: for most it is not argmax of predict_proba (SVC's Platt
+            # probabilities can disagree with its decision function); on an ndarray it is cheap
+            labels = plan.predict(inputs)
         prediction = Prediction(labels, probabilities)
         if level is None:
             return Answer(prediction, None)
@@ -211,7 +209,7 @@ class Bundle:
         check = not replaces_checks(self.explainer, budget if budget is not None else default_budget)
         if self.feature_map is None:
             explanation = self.explainer.explain(rows, outside=raw_outside, outputs=outputs, check=check)
-            return replace(self._refined(explanation, budget, default_budget), level=level)
+            return self._refined(explanation, budget, default_budget).at_level(level)
         engineered = None
         if raw_outside is not None:
             engineered = (raw_outside.astype(float) @ (self.feature_map.matrix > 0).T) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -167,6 +168,14 @@ class Explanation:
                 items.append((OTHER, float(ranked[p, keep:].sum())))
             out.append(items)
         return out
+
+    def at_level(self, level: Level) -> Explanation:
+        """The same explanation, stated at `level` (its arrays, and so their checks, unchanged)."""
+        if level is self.level:
+            return self
+        stated = copy.copy(self)
+        object.__setattr__(stated, "level", Level(level))
+        return stated
 
     def select(self, rows: Any) -> Explanation:
         """A new explanation holding only the given rows (an index, slice or mask)."""

@@ -113,19 +113,29 @@ class Pass:
         argmax = probabilities and isinstance(estimator, (RandomForestClassifier, ExtraTreesClassifier))
         return cls(preprocessor, estimator, probabilities, argmax, checked_names, direct_calls(estimator))
 
+    def transform(self, rows: Any) -> Any:
+        """The preprocessor's output for `rows` (as `rows` gives them); the rows themselves when
+        there is no preprocessor."""
+        if self.preprocessor is None:
+            return rows
+        with unnamed_rows():  # a frame's float block, to a step fitted on the frame
+            return self.preprocessor.transform(rows)
+
     def predict_proba(self, inputs: Any) -> np.ndarray:
         """The estimator's probabilities of the preprocessed `inputs`."""
         direct = self.direct
         if direct is not None and direct.predict_proba is not None and direct.takes(inputs):
             return direct.predict_proba(inputs)
-        return np.asarray(self.estimator.predict_proba(inputs), dtype=float)
+        with unnamed_rows():
+            return np.asarray(self.estimator.predict_proba(inputs), dtype=float)
 
     def predict(self, inputs: Any) -> np.ndarray:
         """The estimator's own labels (or values) of the preprocessed `inputs`."""
         direct = self.direct
         if direct is not None and direct.predict is not None and direct.takes(inputs):
             return direct.predict(inputs)
-        return np.asarray(self.estimator.predict(inputs))
+        with unnamed_rows():
+            return np.asarray(self.estimator.predict(inputs))
 
     def rows(self, model: Any, X: pd.DataFrame) -> Any:
         """The rows as the model's first step takes them (see `checked_names`)."""

@@ -210,6 +210,11 @@ class Schema:
         return pd.DataFrame(data, columns=self._columns)
 
     @cached_property  # read on every request
+    def category_positions(self) -> tuple[int, ...]:
+        """The positions of the categorical features."""
+        return tuple(j for j, f in enumerate(self.features) if f.kind is Kind.CATEGORY)
+
+    @cached_property  # read on every request
     def bounds(self) -> Bounds:
         """The numeric features whose range training recorded, and that range."""
         numeric = (Kind.NUMBER, Kind.INTEGER)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scoring.errors import ValidationError
-from scoring.schema import Kind, Schema
+from scoring.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,13 @@ class Support:
     def outside(self, X: np.ndarray) -> np.ndarray:
         """(n, M) True where a value lies beyond its column's range (missing values never do)."""
         X = np.asarray(X)
-        out = np.zeros(X.shape, dtype=bool)
-        checked = np.flatnonzero(np.isfinite(self.lower))
+        checked = self._checked
         if len(checked) == 0:
-            return out
+            return np.zeros(X.shape, dtype=bool)
+        if X.dtype.kind in "biuf" and len(checked) == X.shape[1]:  # every column: no copy of the rows
+            with np.errstate(invalid="ignore"):
+                return (X < self.lower) | (X > self.upper)  # NaN (missing) compares False
+        out = np.zeros(X.shape, dtype=bool)
         if X.dtype.kind in "biuf":
             values = X[:, checked].astype(float)
         else:
@@ -51,6 +55,11 @@ class Support:
             beyond = (values < self.lower[checked]) | (values > self.upper[checked])
         out[:, checked] = beyond & ~np.isnan(values)
         return out
+
+    @cached_property
+    def _checked(self) -> np.ndarray:
+        """The columns with a range (numeric at fit)."""
+        return np.flatnonzero(np.isfinite(self.lower))
 
     def clip(self, X: np.ndarray) -> np.ndarray:
         """Numeric rows with every checked column clipped into its range."""
@@ -88,10 +97,10 @@ def outside_schema(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
     number beyond [minimum, maximum], a category not among those seen. Missing values are not
     flagged (whether the model takes them is the schema's own check)."""
     out = np.zeros((len(frame), len(schema.features)), dtype=bool)
-    for j, feature in enumerate(schema.features):
-        if feature.kind is Kind.CATEGORY:
-            seen = set(feature.categories)
-            out[:, j] = [not _missing(v) and v not in seen for v in frame[feature.name].tolist()]
+    for j in schema.category_positions:
+        feature = schema.features[j]
+        seen = set(feature.categories)
+        out[:, j] = [not _missing(v) and v not in seen for v in frame[feature.name].tolist()]
     bounds = schema.bounds
     if bounds.positions:  # every numeric column in one block: one comparison, not a Series per column
         values = _number_block(frame, bounds.names)

@@ -332,8 +332,9 @@ def _headers(scope: Scope) -> dict[str, str]:
 async def _until_disconnect(app: ASGIApp, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
     """Run the app on the read `body`; cancel it if the client disconnects before it answers.
 
-    The client is watched only once the app has worked WATCH_AFTER_S: most answers come sooner,
-    and a watcher costs a task and a `receive` (with BentoML's tracing span) on every request."""
+    The app runs in this task. The client is watched only once the app has worked
+    WATCH_AFTER_S: most answers come sooner, and a watcher costs a task and a `receive` (with
+    BentoML's tracing span) on every request."""
     gone = asyncio.Event()
     replayed = False
 
@@ -345,36 +346,37 @@ async def _until_disconnect(app: ASGIApp, scope: Scope, body: bytes, receive: Re
         await gone.wait()
         return {"type": "http.disconnect"}
 
-    task = asyncio.ensure_future(app(scope, replay, send))
-    watcher: asyncio.Future[None] | None = None
+    this = asyncio.current_task()
+    assert this is not None
+    watcher: asyncio.Task[None] | None = None
 
     async def watch() -> None:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 gone.set()
-                task.cancel()
+                this.cancel()
                 return
 
     def start_watching() -> None:
         nonlocal watcher
-        if not task.done():
-            watcher = asyncio.ensure_future(watch())
+        watcher = asyncio.ensure_future(watch())
 
     timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, start_watching)
     try:
-        await task
+        await app(scope, replay, send)
     except asyncio.CancelledError:
-        if not gone.is_set():  # this request was cancelled itself (e.g. its compute deadline passed)
+        # ours when the client went away and nobody else cancelled this request (e.g. its
+        # compute deadline): then it is done; else the cancellation goes on up
+        if not gone.is_set() or this.uncancel() > 0:
             raise
         logger.info(
             "client of %s %s went away: its request was cancelled", scope.get("method"), scope.get("path")
         )
+    else:
+        if gone.is_set():  # the app took the cancellation and answered all the same
+            this.uncancel()
     finally:
         timer.cancel()
-        if not task.done():
-            task.cancel()
         if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            watcher.cancel()  # not awaited: awaiting here could swallow this request's own cancellation

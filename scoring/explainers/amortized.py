@@ -395,10 +395,16 @@ class AmortizedExplainer(ScoringExplainer):
         return self._explain_flagged(X, np.zeros(X.shape, dtype=bool), outputs)
 
     def _profile(self) -> np.ndarray:
-        """(M, K) each feature's share of the stated error (held-out RMSE per feature, unit L2)."""
-        norm = np.sqrt((self.stderr_**2).sum(axis=0, keepdims=True))
-        profile = self.stderr_ / np.where(norm > 0, norm, 1.0)
-        return np.where(norm > 0, profile, 1.0 / np.sqrt(self.stderr_.shape[0]))
+        """(M, K) each feature's share of the stated error (held-out RMSE per feature, unit L2);
+        worked out once for each `stderr_` (fit sets it twice, loading once)."""
+        stderr = self.stderr_
+        cached = self.__dict__.get("_profile_of")
+        if cached is not None and cached[0] is stderr:
+            return cached[1]
+        norm = np.sqrt((stderr**2).sum(axis=0, keepdims=True))
+        profile = np.where(norm > 0, stderr / np.where(norm > 0, norm, 1.0), 1.0 / np.sqrt(stderr.shape[0]))
+        self._profile_of = (stderr, profile)
+        return profile
 
     def inside_variance(self, outputs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """(n, M, K) the error model's variance at `rows` with these outputs, as if inside the
