@@ -359,7 +359,12 @@ class AmortizedExplainer(ScoringExplainer):
         z = self._standardize(X)
         c = self.n_components if components is None else min(components, self.n_components)
         waves = np.cos((z * self.relevance_) @ self.projection_[:, :c] + self.phase_[:c])
-        return np.hstack([np.ones((len(z), 1)), z, np.sqrt(2.0 / c) * waves])
+        n, m = z.shape
+        basis = np.empty((n, 1 + m + c))
+        basis[:, 0] = 1.0
+        basis[:, 1 : 1 + m] = z
+        np.multiply(np.sqrt(2.0 / c), waves, out=basis[:, 1 + m :])
+        return basis
 
     def _fold(self) -> None:
         self.folded_ = self._folded(self.coef_)

@@ -16,7 +16,11 @@ NEIGHBOURS = 10
 
 def output_design(basis: np.ndarray, delta_k: np.ndarray) -> np.ndarray:
     """Output k's regressors: the basis, and the basis times f_k(x) - base_k."""
-    return np.hstack([basis, basis * delta_k[:, None]])
+    n, width = basis.shape
+    design = np.empty((n, 2 * width))
+    design[:, :width] = basis
+    np.multiply(basis, delta_k[:, None], out=design[:, width:])
+    return design
 
 
 def ridge_loo(
