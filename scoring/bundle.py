@@ -153,8 +153,9 @@ class Bundle:
             labels = plan.estimator.classes_.take(np.argmax(probabilities, axis=1), axis=0)  # its predict
         else:
             # the model's own predict: for most it is not argmax of predict_proba (SVC's Platt
-            # probabilities can disagree with its decision function); on an ndarray it is cheap
-            labels = plan.predict(inputs)
+            # probabilities can disagree with its decision function); a binary SVC's
+            # probabilities decide it away from the boundary (Pass.labels)
+            labels = plan.labels(inputs, probabilities)
         prediction = Prediction(labels, probabilities)
         if level is None:
             return Answer(prediction, None)

@@ -129,6 +129,20 @@ class Pass:
         with unnamed_rows():
             return np.asarray(self.estimator.predict_proba(inputs), dtype=float)
 
+    def labels(self, inputs: Any, probabilities: np.ndarray | None) -> np.ndarray:
+        """The estimator's own labels of the preprocessed `inputs`, given its `probabilities` of
+        them (from `predict_proba`): read from those where they decide the label (a binary SVC,
+        scoring.direct), else its `predict`."""
+        direct = self.direct
+        if (
+            probabilities is not None
+            and direct is not None
+            and direct.labels_from is not None
+            and direct.takes(inputs)
+        ):
+            return direct.labels_from(inputs, probabilities)
+        return self.predict(inputs)
+
     def predict(self, inputs: Any) -> np.ndarray:
         """The estimator's own labels (or values) of the preprocessed `inputs`."""
         direct = self.direct

@@ -84,3 +84,51 @@ def test_break_ties_keeps_the_public_predict() -> None:
     assert direct is not None and direct.predict is None and direct.predict_proba is not None
     plan = Pass.of(model)
     assert np.array_equal(plan.predict(X), model.predict(X))
+
+
+def _across_the_boundary(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rows on lines between random pairs of training rows, beyond them and densely between."""
+    lines = []
+    for _ in range(60):
+        a, b = X[rng.integers(len(X))], X[rng.integers(len(X))]
+        steps = np.concatenate([np.linspace(-4, 5, 80), rng.uniform(0, 1, 80)])
+        lines.append(a[None] + steps[:, None] * (b - a)[None])
+    return np.ascontiguousarray(np.vstack(lines))
+
+
+@pytest.mark.parametrize("platt", [None, (2.0, -1.0), (-40.0, 3.0), (-3.0, 25.0)])
+@pytest.mark.parametrize(
+    "make", [lambda: SVC(probability=True, random_state=0), lambda: NuSVC(probability=True)]
+)
+def test_a_binary_svcs_labels_read_from_its_probabilities_are_its_predict(make, platt) -> None:
+    """Away from the boundary the Platt probability decides the label; near it (and for Platt
+    curves of either sign, or clipped) libsvm's predict does: the labels are predict's, always,
+    and predict's pass over the support vectors is spent on the band's rows only."""
+    X, y = _data()
+    model = make().fit(X, np.where(y == 1, "yes", "no"))
+    if platt is not None:  # another fitted curve: rising, steep, or clipped near 1
+        model._probA, model._probB = np.array([platt[0]]), np.array([platt[1]])
+    plan = Pass.of(model)
+    assert plan.direct is not None and plan.direct.labels_from is not None
+    rows = _across_the_boundary(X, np.random.default_rng(2))
+    probabilities = plan.predict_proba(rows)
+    asked: list[int] = []
+    dense_predict = model._dense_predict
+
+    def counted(block: np.ndarray) -> np.ndarray:
+        asked.append(len(block))
+        return dense_predict(block)
+
+    model._dense_predict = counted
+    labels = plan.labels(rows, probabilities)
+    del model._dense_predict
+    assert np.array_equal(labels, model.predict(rows)) and labels.dtype == model.predict(rows).dtype
+    assert set(labels.tolist()) == {"yes", "no"}
+    if platt is None or platt == (-40.0, 3.0):  # a curve that separates: most rows decided
+        assert sum(asked) < 0.2 * len(rows)
+
+
+def test_probabilities_decide_no_label_of_a_multiclass_svc() -> None:
+    X, y = _data(3)
+    plan = Pass.of(SVC(probability=True, random_state=0).fit(X, y))
+    assert plan.direct is not None and plan.direct.labels_from is None
