@@ -126,15 +126,16 @@ def _agrees(estimator: Any, direct: Direct) -> bool:
     with warnings.catch_warnings():  # an estimator fitted on a frame warns of an unnamed block
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         try:
-            if direct.predict_proba is not None and not np.array_equal(
-                direct.predict_proba(probe), estimator.predict_proba(probe)
+            probabilities = None if direct.predict_proba is None else direct.predict_proba(probe)
+            if probabilities is not None and not np.array_equal(
+                probabilities, estimator.predict_proba(probe)
             ):
                 return False
             labels = estimator.predict(probe)
             if direct.predict is not None and not np.array_equal(direct.predict(probe), labels):
                 return False
-            if direct.labels_from is not None and direct.predict_proba is not None:
-                return np.array_equal(direct.labels_from(probe, direct.predict_proba(probe)), labels)
+            if direct.labels_from is not None and probabilities is not None:
+                return np.array_equal(direct.labels_from(probe, probabilities), labels)
             return True
         except Exception:
             return False
