@@ -33,7 +33,7 @@ from scoring.refine import DEFAULT_MAX_MS, Budget, needs_refinement, refine
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "bench_calibration"
 ROWS = 40
-REFERENCE_PERMUTATIONS = 512
+REFERENCE_PERMUTATIONS = 2048
 BUDGETS_MS = (0.0, 5.0, 10.0, 25.0, 50.0, 100.0)
 # independent default refinements of the same rows, to tell a row's error from the draw's
 REPEATS = 4

@@ -56,9 +56,10 @@ def summarize(X: np.ndarray, size: int, *, seed: int = 0, min_cluster_size: int 
     data with missing values (for a model that imputes them), keeps the real row nearest each
     centroid (a medoid), so categories and missing values stay as the model sees them.
 
-    With `min_cluster_size` k > 1 (numeric data), every kept row is the mean of at least k rows:
-    at most n / k clusters, and a smaller cluster is merged into its nearest neighbour, so that
-    no training row is kept as it is (a one-row cluster's centroid is that row).
+    With `min_cluster_size` k > 1 (numeric data), every kept row is the mean of at least k rows,
+    so that no training row is kept as it is (a one-row cluster's centroid is that row): with
+    fewer than 2 k `size` rows, fixed-size groups of nearby rows (microaggregation, at least k and
+    n / `size` rows each); with more, k-means clusters, a smaller one merged into its nearest.
     """
     X = np.asarray(X)
     n = X.shape[0]
@@ -77,17 +78,56 @@ def summarize(X: np.ndarray, size: int, *, seed: int = 0, min_cluster_size: int 
         scale = features.std(axis=0)
         scale[scale == 0] = 1.0
         features = (features - features.mean(axis=0)) / scale
-    km = KMeans(n_clusters=size, n_init=4, random_state=seed).fit(features)
-    labels = km.labels_
-    if min_cluster_size > 1:
-        labels = _merge_small(features, labels, min_cluster_size)
+    group = max(min_cluster_size, -(-n // size))
+    if min_cluster_size > 1 and n < 2 * size * min_cluster_size:
+        # few rows for the clusters wanted: k-means leaves many below the minimum, and merging
+        # them halves the summary (455 breast-cancer rows: 45 rows); fixed-size groups keep
+        # n // group of them (91), and Shapley values over them lie nearer those over every row
+        # (median rel. L2 0.080 against 0.099 on 40 held-out rows of the default SVC)
+        labels = _microaggregate(features, group)
+    else:
+        km = KMeans(n_clusters=size, n_init=4, random_state=seed).fit(features)
+        labels = km.labels_
+        if min_cluster_size > 1:
+            labels = _merge_small(features, labels, min_cluster_size)
     clusters, counts = np.unique(labels, return_counts=True)
     if numeric:
         rows = np.stack([X[labels == c].astype(float).mean(axis=0) for c in clusters])
-    else:
+    else:  # medoids (k-means: mixed data never takes the fixed-size groups)
         dist = km.transform(features)
         rows = np.stack([X[np.argmin(np.where(labels == c, dist[:, c], np.inf))] for c in clusters])
     return Background(rows, counts / counts.sum())
+
+
+def _microaggregate(features: np.ndarray, k: int) -> np.ndarray:
+    """Labels of groups of k to 2k - 1 nearby rows (MDAV): the row farthest from the remaining
+    rows' centroid takes its k - 1 nearest, then the row farthest from it does, until fewer than
+    3k rows are left; those form one or two last groups."""
+    n = len(features)
+    labels = np.full(n, -1)
+    left = np.arange(n)
+    label = 0
+
+    def take(anchor: np.ndarray) -> np.ndarray:
+        nonlocal left, label
+        distance = ((features[left] - anchor) ** 2).sum(axis=1)
+        picked = left[np.argpartition(distance, k - 1)[:k]]
+        labels[picked] = label
+        label += 1
+        left = left[labels[left] < 0]
+        return picked
+
+    def farthest(point: np.ndarray) -> np.ndarray:
+        return features[left[int(np.argmax(((features[left] - point) ** 2).sum(axis=1)))]]
+
+    while len(left) >= 3 * k:
+        first = farthest(features[left].mean(axis=0))
+        take(first)
+        take(farthest(first))
+    if len(left) >= 2 * k:
+        take(farthest(features[left].mean(axis=0)))
+    labels[left] = label
+    return labels
 
 
 def _merge_small(features: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:

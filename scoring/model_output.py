@@ -14,6 +14,7 @@ from sklearn.base import is_classifier
 from scoring.errors import UnsupportedModelError, ValidationError
 from scoring.explanation import Space
 from scoring.pipeline import Pass, unnamed_rows
+from scoring.walks import Walk, walk_of
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,16 @@ class ModelOutput:
     @cached_property
     def _pass(self) -> Pass:
         return Pass.of(self.model)
+
+    @cached_property
+    def walk(self) -> Walk | None:
+        """The outputs along permutation walks without building their rows (scoring.walks), for
+        a bare estimator that takes float rows and has such a path; else None."""
+        if self._pass.preprocessor is not None or not (self._float_block or not self.columns.as_frame):
+            return None
+        if any(t != "float64" for t in self.columns.dtypes):
+            return None
+        return walk_of(self._pass.estimator, str(self.space))
 
     def _call(self, data: Any) -> np.ndarray:
         if self.space is Space.PROBABILITY:

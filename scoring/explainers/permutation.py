@@ -54,24 +54,36 @@ def permutation_shapley(
     dealt = _deal(len(background), n, half, rng) if weights is None else _deal_weighted(weights, n, half, rng)
     dealt = np.concatenate([dealt, dealt], axis=1)  # each reversed pair shares its background row
     values = np.empty((n, m, k))
-    steps = np.arange(1, m)[None, None, :, None]
     per_call = max(1, max_rows // max(1, n_permutations * (m - 1)))
     for start in range(0, n, per_call):
         rows = slice(start, min(n, start + per_call))
         count = rows.stop - start
         chain_parts = [fb[dealt[rows]][:, :, None, :]]
         if m > 1:
-            hybrid = np.where(
-                rank[rows][:, :, None, :] < steps,
-                X[rows, None, None, :],
-                background[dealt[rows]][:, :, None, :],
-            )
-            inner = f(hybrid.reshape(-1, m)).reshape(count, n_permutations, m - 1, k)
-            chain_parts.append(inner)
+            chain_parts.append(walk_outputs(f, X[rows], background[dealt[rows]], order[rows], rank[rows]))
         chain_parts.append(np.broadcast_to(fx[rows, None, None, :], (count, n_permutations, 1, k)))
         step_gain = np.diff(np.concatenate(chain_parts, axis=2), axis=2)  # (count, P, M, K) by step
         values[rows] = np.take_along_axis(step_gain, rank[rows][..., None], axis=2).mean(axis=1)
     return values
+
+
+def walk_outputs(
+    f: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    background: np.ndarray,
+    order: np.ndarray,
+    rank: np.ndarray,
+) -> np.ndarray:
+    """(n, P, M - 1, K) f at the inner steps of the walks from `background` (n, P, M) to X (n, M),
+    feature order[i, p, t] switching at step t (rank: its inverse): by f's own walk path when it
+    has one (scoring.walks), else on the built rows."""
+    walk = getattr(f, "walk", None)
+    if walk is not None:
+        return walk(X, background, order)
+    n, p, m = background.shape
+    steps = np.arange(1, m)[None, None, :, None]
+    hybrid = np.where(rank[:, :, None, :] < steps, X[:, None, None, :], background[:, :, None, :])
+    return f(hybrid.reshape(-1, m)).reshape(n, p, m - 1, -1)
 
 
 def _deal_weighted(weights: np.ndarray, n: int, per_row: int, rng: np.random.Generator) -> np.ndarray:

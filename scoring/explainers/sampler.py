@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scoring.background import Background
-from scoring.explainers.permutation import MAX_ROWS_PER_CALL, _deal_weighted
+from scoring.explainers.permutation import MAX_ROWS_PER_CALL, _deal_weighted, walk_outputs
 
 # below this many permutations a row's regression control variate is too noisy to fit
 CONTROL_MIN_PERMUTATIONS = 16
@@ -64,9 +64,7 @@ class SummarySampler:
         rank = np.argsort(order, axis=2)
         dealt = np.concatenate([dealt, dealt], axis=1)
         background = self.summary.rows[dealt]  # (n, P, M)
-        steps = np.arange(1, m)[None, None, :, None]
-        hybrid = np.where(rank[:, :, None, :] < steps, X[:, None, None, :], background[:, :, None, :])
-        inner = f(hybrid.reshape(-1, m)).reshape(n, 2 * half, m - 1, -1)
+        inner = walk_outputs(f, X, background, order, rank)
         start = self.f_summary[dealt][:, :, None, :]
         end = np.broadcast_to(self.fx[:, None, None, :], (n, 2 * half, 1, self.fx.shape[1]))
         gain = np.diff(np.concatenate([start, inner, end], axis=2), axis=2)

@@ -32,6 +32,9 @@ def test_with_a_minimum_every_row_is_a_mean_of_at_least_that_many() -> None:
     counts = summary.weights * len(X)
     np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
     assert (np.round(counts) >= 5).all() and summary.size <= 24
+    assert summary.size == 24  # few rows: fixed-size groups, none lost to merging
+    big = summarize(np.random.default_rng(1).normal(size=(2000, 4)), 30, min_cluster_size=5)
+    assert 20 <= big.size <= 30 and (np.round(big.weights * 2000) >= 5).all()  # k-means clusters
     rows = {row.tobytes() for row in X}
     assert not any(row.tobytes() in rows for row in summary.rows)
     np.testing.assert_allclose(summary.weights @ summary.rows, X.mean(axis=0), atol=1e-12)

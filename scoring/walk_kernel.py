@@ -1,0 +1,83 @@
+"""The compiled part of scoring.walks (numba): a binary RBF SVC's class probabilities along
+permutation walks, with libsvm's sigmoid and pairwise coupling step for step. Imported only when
+a model has that path."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=False, nogil=True)
+def _pair_probability(dec: float, a: float, b: float) -> float:
+    """libsvm's sigmoid_predict, clipped to [1e-7, 1 - 1e-7] as its predict_probability clips it."""
+    f = dec * a + b
+    if f >= 0:
+        r = np.exp(-f) / (1.0 + np.exp(-f))
+    else:
+        r = 1.0 / (1 + np.exp(f))
+    return min(max(r, 1e-7), 1 - 1e-7)
+
+
+@numba.njit(cache=False, nogil=True)
+def _couple(r01: float, q: np.ndarray, qp: np.ndarray, p: np.ndarray) -> None:
+    """libsvm's multiclass_probability for k = 2 classes, loop for loop: p (2,) from the pairwise
+    probability r01 by its iterative solver (which stops within 0.005 / k); q (2, 2) and qp (2,)
+    are its work arrays."""
+    k = 2
+    r10 = 1 - r01
+    q[0, 0] = r10 * r10
+    q[0, 1] = -r10 * r01
+    q[1, 0] = q[0, 1]
+    q[1, 1] = r01 * r01
+    p[0] = p[1] = 1.0 / k
+    for _ in range(100):
+        pqp = 0.0
+        for t in range(k):
+            qp[t] = 0.0
+            for j in range(k):
+                qp[t] += q[t, j] * p[j]
+            pqp += p[t] * qp[t]
+        if max(abs(qp[0] - pqp), abs(qp[1] - pqp)) < 0.005 / k:
+            break
+        for t in range(k):
+            diff = (-qp[t] + pqp) / q[t, t]
+            p[t] += diff
+            pqp = (pqp + diff * (diff * q[t, t] + 2 * qp[t])) / (1 + diff) / (1 + diff)
+            for j in range(k):
+                qp[j] = (qp[j] + diff * q[t, j]) / (1 + diff)
+                p[j] /= 1 + diff
+
+
+@numba.njit(cache=False, nogil=True)
+def rbf_svc_walks(X, background, order, sv_t, coef, gamma, intercept, a, b, out):  # type: ignore[no-untyped-def]
+    """Fill out (n, P, M - 1, 2) with the class probabilities at each inner step of the walks from
+    background (n, P, M) to X (n, M), feature order[i, p, t] switching at step t; sv_t (M, S) the
+    support vectors, coef (S,) and intercept libsvm's, a and b Platt's."""
+    n, p_count, m = background.shape
+    s_count = sv_t.shape[1]
+    d2 = np.empty(s_count)
+    to_x = np.empty((m, s_count))
+    q, qp = np.empty((2, 2)), np.empty(2)
+    for i in range(n):
+        for j in range(m):
+            for s in range(s_count):
+                t = X[i, j] - sv_t[j, s]
+                to_x[j, s] = t * t
+        for p in range(p_count):
+            for s in range(s_count):
+                d2[s] = 0.0
+            for j in range(m):
+                bj = background[i, p, j]
+                for s in range(s_count):
+                    t = bj - sv_t[j, s]
+                    d2[s] += t * t
+            for step in range(m - 1):
+                j = order[i, p, step]
+                bj = background[i, p, j]
+                dec = 0.0
+                for s in range(s_count):
+                    t = bj - sv_t[j, s]
+                    d2[s] += to_x[j, s] - t * t
+                    dec += coef[s] * np.exp(-gamma * d2[s])
+                _couple(_pair_probability(dec + intercept, a, b), q, qp, out[i, p, step])

@@ -1,0 +1,111 @@
+"""Walk outputs (scoring.walks) agree with the model on the rows the walks pass through, feed the
+permutation estimates unchanged, and are refused where the proof fails."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, NuSVC
+
+from scoring.explainers.permutation import permutation_shapley, walk_outputs
+from scoring.model_output import Columns, make_output
+from scoring.walks import WALK_TOLERANCE, walk_of
+
+
+def _data(classes: int = 2, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_classification(
+        n_samples=150, n_features=7, n_informative=5, n_classes=classes, random_state=0
+    )
+    return X * scale, y
+
+
+def _walks(X: np.ndarray, background: np.ndarray, per_row: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n, m = X.shape
+    order = np.argsort(rng.random((n, per_row, m)), axis=2)
+    rows = background[rng.integers(0, len(background), (n, per_row))]
+    return rows, order, np.argsort(order, axis=2)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        SVC(probability=True, random_state=0),
+        NuSVC(probability=True, random_state=0),
+        SVC(gamma=0.001, C=100.0, probability=True, random_state=0),
+    ],
+)
+@pytest.mark.parametrize("scale", [1.0, 300.0])  # unscaled features far apart, as the default SVC's
+def test_walk_outputs_are_the_model_outputs_on_the_built_rows(model, scale) -> None:
+    X, y = _data(scale=scale)
+    model.fit(X, y)
+    walk = walk_of(model, "probability")
+    assert walk is not None
+    rng = np.random.default_rng(1)
+    rows = np.vstack([X[:10], rng.normal(size=(10, X.shape[1])) * 4 * scale])  # beyond the data too
+    background, order, rank = _walks(rows, X, 6)
+    ours = walk(rows, background, order)
+    f = make_output(model, Columns.from_data(X))
+    built = walk_outputs(lambda Z: f(Z), rows, background, order, rank)  # a plain function: built rows
+    assert ours.shape == built.shape == (20, 6, X.shape[1] - 1, 2)
+    np.testing.assert_allclose(ours, built, rtol=0.0, atol=WALK_TOLERANCE)
+    np.testing.assert_allclose(ours.sum(axis=-1), 1.0, atol=1e-12)
+
+
+def test_permutation_estimates_are_the_same_with_and_without_the_walk_path() -> None:
+    X, y = _data()
+    model = SVC(probability=True, random_state=0).fit(X, y)
+    f = make_output(model, Columns.from_data(X))
+    assert f.walk is not None
+    values = {}
+    for name, g in (("walk", f), ("built", lambda Z: f(Z))):
+        values[name] = permutation_shapley(g, X[:8], X, n_permutations=16, rng=np.random.default_rng(3))
+    np.testing.assert_allclose(values["walk"], values["built"], rtol=0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "model, space",
+    [
+        (SVC(kernel="linear", probability=True, random_state=0), "probability"),
+        (SVC(random_state=0), "log_odds"),  # no probabilities
+        (SVC(probability=True, random_state=0), "log_odds"),  # another output
+    ],
+)
+def test_other_models_and_outputs_have_no_walk_path(model, space) -> None:
+    X, y = _data()
+    assert walk_of(model.fit(X, y), space) is None
+
+
+def test_three_classes_and_pipelines_have_no_walk_path() -> None:
+    X, y = _data(classes=3)
+    assert walk_of(SVC(probability=True, random_state=0).fit(X, y), "probability") is None
+    X, y = _data()
+    piped = make_pipeline(StandardScaler(), SVC(probability=True, random_state=0)).fit(X, y)
+    assert make_output(piped, Columns.from_data(X)).walk is None
+    frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+    bare = SVC(probability=True, random_state=0).fit(frame, y)
+    assert make_output(bare, Columns.from_data(frame)).walk is not None  # its float block
+
+
+def test_a_walk_that_disagrees_with_the_model_is_refused(monkeypatch) -> None:
+    from scoring import walks
+
+    X, y = _data(scale=300.0)
+    model = SVC(gamma=0.001, C=100.0, probability=True, random_state=0).fit(X, y)
+    assert walks.walk_of(model, "probability") is not None
+    # the running sums round differently from libsvm's: held to exact equality, the proof fails
+    monkeypatch.setattr(walks, "WALK_TOLERANCE", 0.0)
+    assert walks.walk_of(model, "probability") is None
+    monkeypatch.undo()
+    # a kernel that answers another function (Platt's slope flipped) is refused too
+    compiled = walks._kernel()
+
+    def flipped(X, background, order, sv_t, coef, gamma, intercept, a, b, out):  # type: ignore[no-untyped-def]
+        compiled(X, background, order, sv_t, coef, gamma, intercept, -a, b, out)
+
+    monkeypatch.setattr(walks, "_kernel", lambda: flipped)
+    assert walks.walk_of(model, "probability") is None
