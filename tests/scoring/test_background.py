@@ -44,3 +44,27 @@ def test_with_a_minimum_every_row_is_a_mean_of_at_least_that_many() -> None:
     np.testing.assert_allclose(few.rows[0], X[:3].mean(axis=0))
     with pytest.raises(ValueError, match="numeric"):
         summarize(X.astype(str).astype(object), 5, min_cluster_size=5)
+
+
+@pytest.mark.parametrize("blobs", [False, True])
+def test_with_a_minimum_the_grouping_that_spreads_its_rows_less_is_kept(blobs) -> None:
+    from sklearn.cluster import KMeans
+
+    from scoring.background import _merge_small, _microaggregate, _spread
+
+    rng = np.random.default_rng(2)
+    if blobs:  # 40 tight blobs of 20 rows: k-means finds them, fixed-size groups cut across
+        X = np.repeat(rng.normal(size=(40, 3)) * 10, 20, axis=0) + rng.normal(size=(800, 3)) * 0.1
+    else:  # 455 rows for 100 clusters: k-means leaves many below 5 rows and merging halves it
+        X = rng.normal(size=(455, 6))
+    summary = summarize(X, 100, min_cluster_size=5)
+    z = (X - X.mean(axis=0)) / X.std(axis=0)
+    size = min(100, len(X) // 5)
+    merged = _merge_small(z, KMeans(n_clusters=size, n_init=4, random_state=0).fit(z).labels_, 5)
+    groups = _microaggregate(z, max(5, -(-len(X) // size)))
+    assert np.bincount(groups).min() >= 5
+    kept = merged if _spread(z, merged) <= _spread(z, groups) else groups
+    assert (kept is merged) == blobs
+    assert summary.size == len(np.unique(kept))
+    expected = np.sort(np.stack([X[kept == c].mean(axis=0) for c in np.unique(kept)]), axis=0)
+    np.testing.assert_allclose(np.sort(summary.rows, axis=0), expected, atol=1e-12)
