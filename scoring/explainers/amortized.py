@@ -593,6 +593,9 @@ class AmortizedExplainer(ScoringExplainer):
         self.check_scale_ = float(arrays.get("check_scale", 1.0))
         self.audit_background_ = Background(arrays["audit_rows"], arrays["audit_weights"])
         self.summary_outputs_ = self.output_(self.audit_background_.rows)  # derived, not saved
+        # the walk path (scoring.walks) is proven and compiled here, at load: on the first
+        # request that samples, its second of compiling would eat a refinement's deadline
+        _ = self.output_.walk
         self._fold()
         self.summary_shift_ = float(arrays["summary_shift"])
         self.fidelity_ = extra.get("fidelity", {})

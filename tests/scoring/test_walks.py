@@ -109,3 +109,16 @@ def test_a_walk_that_disagrees_with_the_model_is_refused(monkeypatch) -> None:
 
     monkeypatch.setattr(walks, "_kernel", lambda: flipped)
     assert walks.walk_of(model, "probability") is None
+
+
+def test_a_loaded_amortized_explainer_has_its_walk_path_ready(tmp_path) -> None:
+    """Proven and compiled at load, so that no request's deadline pays for it."""
+    from scoring.explainers import load_explainer
+    from scoring.explainers.amortized import AmortizedExplainer
+
+    X, y = _data()
+    model = SVC(probability=True, random_state=0).fit(X, y)
+    explainer = AmortizedExplainer(label_evaluations=20_000, n_synthetic=50, n_components=20).fit(model, X)
+    explainer.save(tmp_path / "state")
+    loaded = load_explainer(tmp_path / "state", model)
+    assert "walk" in loaded.output_.__dict__ and loaded.output_.walk is not None
