@@ -118,14 +118,13 @@ def _microaggregate(features: np.ndarray, k: int) -> np.ndarray:
     left = np.arange(n)
     label = 0
 
-    def take(anchor: np.ndarray) -> np.ndarray:
+    def take(anchor: np.ndarray) -> None:
         nonlocal left, label
         distance = ((features[left] - anchor) ** 2).sum(axis=1)
         picked = left[np.argpartition(distance, k - 1)[:k]]
         labels[picked] = label
         label += 1
         left = left[labels[left] < 0]
-        return picked
 
     def farthest(point: np.ndarray) -> np.ndarray:
         return features[left[int(np.argmax(((features[left] - point) ** 2).sum(axis=1)))]]

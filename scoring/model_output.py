@@ -122,9 +122,9 @@ class ModelOutput:
     def walk(self) -> Walk | None:
         """The outputs along permutation walks without building their rows (scoring.walks), for
         a bare estimator that takes float rows and has such a path; else None."""
-        if self._pass.preprocessor is not None or not (self._float_block or not self.columns.as_frame):
+        if self._pass.preprocessor is not None or any(t != "float64" for t in self.columns.dtypes):
             return None
-        if any(t != "float64" for t in self.columns.dtypes):
+        if self.columns.as_frame and not self._float_block:
             return None
         return walk_of(self._pass.estimator, str(self.space))
 

@@ -24,12 +24,33 @@ from typing import Any
 
 import numpy as np
 
+from scoring.pipeline import unnamed_rows
+
 # how far a walk's outputs may lie from the model's own on the built rows (the proof's bound)
 WALK_TOLERANCE = 1e-9
 
 # outputs at the inner steps (n, P, M - 1, K) of walks from background rows (n, P, M) to the rows
 # X (n, M), given each walk's feature order (n, P, M): feature order[i, p, t] switches at step t
 Walk = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def walk_outputs(
+    f: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    background: np.ndarray,
+    order: np.ndarray,
+    rank: np.ndarray,
+) -> np.ndarray:
+    """(n, P, M - 1, K) f at the inner steps of the walks from `background` (n, P, M) to X (n, M),
+    feature order[i, p, t] switching at step t (rank: its inverse): by f's own walk path when it
+    has one (a model output's `walk`), else on the built rows."""
+    walk = getattr(f, "walk", None)
+    if walk is not None:
+        return walk(X, background, order)
+    n, p, m = background.shape
+    steps = np.arange(1, m)[None, None, :, None]
+    hybrid = np.where(rank[:, :, None, :] < steps, X[:, None, None, :], background[:, :, None, :])
+    return f(hybrid.reshape(-1, m)).reshape(n, p, m - 1, -1)
 
 
 def walk_of(estimator: Any, space: str) -> Walk | None:
@@ -77,18 +98,17 @@ def walk_of(estimator: Any, space: str) -> Walk | None:
 def _proven(estimator: Any, walk: Walk, sv: np.ndarray) -> bool:
     """Walks between support vectors (of both classes) agree with `predict_proba` on the rows
     they pass through."""
+    # support vectors come grouped by class: the first two of each walk to the next two of each
+    starts = np.concatenate([[0], np.cumsum(estimator.n_support_)[:-1]]).astype(int)
+    X = sv[np.concatenate([np.arange(start, start + 2) for start in starts]) % len(sv)]
+    ends = sv[np.concatenate([np.arange(start + 2, start + 4) for start in starts]) % len(sv)]
     rng = np.random.default_rng(0)
-    picked = rng.choice(len(sv), size=min(len(sv), 8), replace=False)
-    X = sv[picked[:4]]
-    background = sv[picked[-4:]][rng.integers(0, min(4, len(picked)), (len(X), 3))]
-    m = sv.shape[1]
-    order = np.argsort(rng.random((len(X), 3, m)), axis=2)
+    background = ends[rng.integers(0, len(ends), (len(X), 3))]
+    order = np.argsort(rng.random((len(X), 3, sv.shape[1])), axis=2)
     try:
         ours = walk(X, background, order)
-        rank = np.argsort(order, axis=2)
-        steps = np.arange(1, m)[None, None, :, None]
-        rows = np.where(rank[:, :, None, :] < steps, X[:, None, None, :], background[:, :, None, :])
-        theirs = np.asarray(estimator.predict_proba(rows.reshape(-1, m)), dtype=float).reshape(ours.shape)
+        with unnamed_rows():  # an estimator fitted on a frame, asked of its float block
+            theirs = walk_outputs(estimator.predict_proba, X, background, order, np.argsort(order, axis=2))
     except Exception:
         return False
     return bool(np.allclose(ours, theirs, rtol=0.0, atol=WALK_TOLERANCE))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scoring.errors import ParameterError
+from scoring.walks import walk_outputs
 
 # hybrid rows sent to the model in one call
 MAX_ROWS_PER_CALL = 200_000
@@ -65,25 +66,6 @@ def permutation_shapley(
         step_gain = np.diff(np.concatenate(chain_parts, axis=2), axis=2)  # (count, P, M, K) by step
         values[rows] = np.take_along_axis(step_gain, rank[rows][..., None], axis=2).mean(axis=1)
     return values
-
-
-def walk_outputs(
-    f: Callable[[np.ndarray], np.ndarray],
-    X: np.ndarray,
-    background: np.ndarray,
-    order: np.ndarray,
-    rank: np.ndarray,
-) -> np.ndarray:
-    """(n, P, M - 1, K) f at the inner steps of the walks from `background` (n, P, M) to X (n, M),
-    feature order[i, p, t] switching at step t (rank: its inverse): by f's own walk path when it
-    has one (scoring.walks), else on the built rows."""
-    walk = getattr(f, "walk", None)
-    if walk is not None:
-        return walk(X, background, order)
-    n, p, m = background.shape
-    steps = np.arange(1, m)[None, None, :, None]
-    hybrid = np.where(rank[:, :, None, :] < steps, X[:, None, None, :], background[:, :, None, :])
-    return f(hybrid.reshape(-1, m)).reshape(n, p, m - 1, -1)
 
 
 def _deal_weighted(weights: np.ndarray, n: int, per_row: int, rng: np.random.Generator) -> np.ndarray:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 
 from scoring.background import Background
-from scoring.explainers.permutation import MAX_ROWS_PER_CALL, _deal_weighted, walk_outputs
+from scoring.explainers.permutation import MAX_ROWS_PER_CALL, _deal_weighted
+from scoring.walks import walk_outputs
 
 # below this many permutations a row's regression control variate is too noisy to fit
 CONTROL_MIN_PERMUTATIONS = 16

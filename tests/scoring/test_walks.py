@@ -11,9 +11,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, NuSVC
 
-from scoring.explainers.permutation import permutation_shapley, walk_outputs
+from scoring.explainers.permutation import permutation_shapley
 from scoring.model_output import Columns, make_output
-from scoring.walks import WALK_TOLERANCE, walk_of
+from scoring.walks import WALK_TOLERANCE, walk_of, walk_outputs
 
 
 def _data(classes: int = 2, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
