@@ -62,10 +62,10 @@ def breast_cancer_svc() -> Problem:
     X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True) is deprecated
-        model = SVC(gamma=0.001, C=100.0, probability=True).fit(X_train, y_train)
+        model = SVC(gamma=0.001, C=100.0, probability=True, random_state=0).fit(X_train, y_train)
     return Problem(
         "breast_cancer_svc",
-        "load_breast_cancer (30 features), SVC(gamma=0.001, C=100, probability=True)",
+        "load_breast_cancer (30 features), SVC(gamma=0.001, C=100, probability=True, random_state=0)",
         model,
         X_train,
         X_test,

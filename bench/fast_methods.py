@@ -54,7 +54,7 @@ def exact_small(n_rows: int) -> list[tuple[str, float, float, float, float]]:
     X_train, X_test = X_train[:, :10], X_test[:, :10]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        model = TimedModel(SVC(gamma=0.001, C=100.0, probability=True).fit(X_train, y_train))
+        model = TimedModel(SVC(gamma=0.001, C=100.0, probability=True, random_state=0).fit(X_train, y_train))
     rows = X_test[:n_rows]
     progress("exact, M=10 SVC")
     exact = ExactExplainer(n_background=10).fit(model, X_train)

@@ -71,7 +71,7 @@ def breast_cancer_svc() -> tuple[TimedModel, np.ndarray, np.ndarray]:
     X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True) is deprecated in 1.9
-        svc = SVC(gamma=0.001, C=100.0, probability=True).fit(X_train, y_train)
+        svc = SVC(gamma=0.001, C=100.0, probability=True, random_state=0).fit(X_train, y_train)
     return TimedModel(svc), X_train, X_test
 
 

@@ -1,6 +1,15 @@
 """The compiled part of scoring.walks (numba): a binary RBF SVC's class probabilities along
 permutation walks, with libsvm's sigmoid and pairwise coupling step for step. Imported only when
-a model has that path."""
+a model has that path.
+
+Two ways to the kernel values at a step. `rbf_svc_walks` keeps each squared distance to a support
+vector and changes it by one term a step, then takes its exponential (one exp per support vector
+and step). `rbf_svc_table_walks`, for walks whose background rows come from a small table (a
+background summary, the training rows), writes each kernel value as a product of one factor per
+feature, exp(-gamma (v_j - s_j)^2), from the table's rows or from x: the table's factors are
+computed once, a walk's product of the factors still to switch once from its end, and a step then
+multiplies by x's factor (no exp at all; about 3x faster on the default SVC). The products round
+differently again: within about 1e-11 of the running sums, and proven the same way."""
 
 from __future__ import annotations
 
@@ -80,4 +89,42 @@ def rbf_svc_walks(X, background, order, sv_t, coef, gamma, intercept, a, b, out)
                     t = bj - sv_t[j, s]
                     d2[s] += to_x[j, s] - t * t
                     dec += coef[s] * np.exp(-gamma * d2[s])
+                _couple(_pair_probability(dec + intercept, a, b), q, qp, out[i, p, step])
+
+
+@numba.njit(cache=False, nogil=True)
+def rbf_svc_table_walks(X, table, index, order, sv_t, coef, gamma, intercept, a, b, out):  # type: ignore[no-untyped-def]
+    """As `rbf_svc_walks`, the background row of walk (i, p) being table[index[i, p]]."""
+    n, p_count, m = order.shape
+    s_count = sv_t.shape[1]
+    factors = np.empty((table.shape[0], m, s_count))
+    for r in range(table.shape[0]):
+        for j in range(m):
+            for s in range(s_count):
+                t = table[r, j] - sv_t[j, s]
+                factors[r, j, s] = np.exp(-gamma * t * t)
+    to_x = np.empty((m, s_count))
+    rest = np.empty((m + 1, s_count))  # rest[t]: the product of the table's factors from step t on
+    done = np.empty(s_count)  # the product of x's factors switched so far
+    q, qp = np.empty((2, 2)), np.empty(2)
+    for i in range(n):
+        for j in range(m):
+            for s in range(s_count):
+                t = X[i, j] - sv_t[j, s]
+                to_x[j, s] = np.exp(-gamma * t * t)
+        for p in range(p_count):
+            r = index[i, p]
+            for s in range(s_count):
+                rest[m, s] = 1.0
+                done[s] = 1.0
+            for step in range(m - 1, -1, -1):
+                j = order[i, p, step]
+                for s in range(s_count):
+                    rest[step, s] = rest[step + 1, s] * factors[r, j, s]
+            for step in range(m - 1):
+                j = order[i, p, step]
+                dec = 0.0
+                for s in range(s_count):
+                    done[s] *= to_x[j, s]
+                    dec += coef[s] * (done[s] * rest[step + 1, s])
                 _couple(_pair_probability(dec + intercept, a, b), q, qp, out[i, p, step])

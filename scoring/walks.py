@@ -19,6 +19,7 @@ not used.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,11 @@ import numpy as np
 
 from scoring.pipeline import unnamed_rows
 
+# built rows sent to the model in one call (at least one row's walks)
+MAX_ROWS_PER_CALL = 20_000
+# the table kernel's precomputed factors (distinct background rows x features x support vectors)
+# at most: 32 MB (the default SVC's 455 training rows take 3.7 M)
+MAX_TABLE = 1 << 22
 # how far a walk's outputs may lie from the model's own on the built rows (the proof's bound)
 WALK_TOLERANCE = 1e-9
 
@@ -48,9 +54,18 @@ def walk_outputs(
     if walk is not None:
         return walk(X, background, order)
     n, p, m = background.shape
-    steps = np.arange(1, m)[None, None, :, None]
-    hybrid = np.where(rank[:, :, None, :] < steps, X[:, None, None, :], background[:, :, None, :])
-    return f(hybrid.reshape(-1, m)).reshape(n, p, m - 1, -1)
+    steps = np.arange(1, m)[None, :, None]
+    walks, starts, ranks = np.repeat(np.arange(n), p), background.reshape(-1, m), rank.reshape(-1, m)
+    # a few thousand walks per call: one call on every built row can take hundreds of MB (an
+    # MLP's activations) and, out of cache, several times the time per row
+    per_call = max(1, MAX_ROWS_PER_CALL // max(1, m - 1))
+    parts = []
+    for start in range(0, n * p, per_call):
+        chunk = slice(start, start + per_call)
+        at = np.where(ranks[chunk, None, :] < steps, X[walks[chunk], None, :], starts[chunk, None, :])
+        parts.append(f(at.reshape(-1, m)).reshape(len(at), m - 1, -1))
+    out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return out.reshape(n, p, m - 1, -1)
 
 
 def walk_of(estimator: Any, space: str) -> Walk | None:
@@ -67,7 +82,7 @@ def walk_of(estimator: Any, space: str) -> Walk | None:
     sv = np.asarray(estimator.support_vectors_, dtype=float)
     if sv.ndim != 2 or sv.shape[0] < 2 or sv.shape[1] < 2:
         return None
-    kernel = _kernel()
+    sums, products = _kernels()
     sv_t = np.ascontiguousarray(sv.T)
     # libsvm's own decision value (minus scikit-learn's for two classes): sum coef K(x, s) - rho,
     # with its coefficients and -rho as scikit-learn keeps them before flipping their signs
@@ -75,29 +90,32 @@ def walk_of(estimator: Any, space: str) -> Walk | None:
     intercept = float(np.ravel(estimator._intercept_)[0])
     gamma, a, b = float(estimator._gamma), float(slope[0]), float(offset[0])
 
-    def walk(X: np.ndarray, background: np.ndarray, order: np.ndarray) -> np.ndarray:
+    def walk(
+        X: np.ndarray, background: np.ndarray, order: np.ndarray, *, table: bool | None = None
+    ) -> np.ndarray:
+        """`table` None: the table kernel when the distinct background rows' factors fit in
+        MAX_TABLE values (a summary's rows, the training rows), else the running sums."""
         n, p, m = background.shape
         out = np.empty((n, p, max(m - 1, 0), 2))
-        kernel(
-            np.ascontiguousarray(X, dtype=float),
-            np.ascontiguousarray(background, dtype=float),
-            np.ascontiguousarray(order, dtype=np.int64),
-            sv_t,
-            coef,
-            gamma,
-            intercept,
-            a,
-            b,
-            out,
-        )
+        X = np.ascontiguousarray(X, dtype=float)
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        rows, index = np.unique(background.reshape(-1, m), axis=0, return_inverse=True)
+        if table is None:
+            table = rows.shape[0] * m * sv.shape[0] <= MAX_TABLE
+        args = (sv_t, coef, gamma, intercept, a, b, out)
+        if table:
+            products(X, np.ascontiguousarray(rows), index.reshape(n, p).astype(np.int64), order, *args)
+        else:
+            sums(X, np.ascontiguousarray(background, dtype=float), order, *args)
         return out
 
-    return walk if _proven(estimator, walk, sv) else None
+    both: list[Walk] = [functools.partial(walk, table=False), functools.partial(walk, table=True)]
+    return walk if _proven(estimator, both, sv) else None
 
 
-def _proven(estimator: Any, walk: Walk, sv: np.ndarray) -> bool:
+def _proven(estimator: Any, walks: list[Walk], sv: np.ndarray) -> bool:
     """Walks between support vectors (of both classes) agree with `predict_proba` on the rows
-    they pass through."""
+    they pass through, by each of `walks` (the kernels a call may take)."""
     # support vectors come grouped by class: the first two of each walk to the next two of each
     starts = np.concatenate([[0], np.cumsum(estimator.n_support_)[:-1]]).astype(int)
     X = sv[np.concatenate([np.arange(start, start + 2) for start in starts]) % len(sv)]
@@ -106,16 +124,17 @@ def _proven(estimator: Any, walk: Walk, sv: np.ndarray) -> bool:
     background = ends[rng.integers(0, len(ends), (len(X), 3))]
     order = np.argsort(rng.random((len(X), 3, sv.shape[1])), axis=2)
     try:
-        ours = walk(X, background, order)
         with unnamed_rows():  # an estimator fitted on a frame, asked of its float block
             theirs = walk_outputs(estimator.predict_proba, X, background, order, np.argsort(order, axis=2))
+        ours = [walk(X, background, order) for walk in walks]
     except Exception:
         return False
-    return bool(np.allclose(ours, theirs, rtol=0.0, atol=WALK_TOLERANCE))
+    return all(np.allclose(o, theirs, rtol=0.0, atol=WALK_TOLERANCE) for o in ours)
 
 
-def _kernel() -> Callable[..., None]:
-    """The compiled walk of a binary RBF SVC (numba compiles it on first import, once a process)."""
-    from scoring.walk_kernel import rbf_svc_walks
+def _kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+    """The compiled walks of a binary RBF SVC, by running sums and from a table (numba compiles
+    them on first use, once a process)."""
+    from scoring.walk_kernel import rbf_svc_table_walks, rbf_svc_walks
 
-    return rbf_svc_walks
+    return rbf_svc_walks, rbf_svc_table_walks

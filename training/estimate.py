@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.base import clone, is_classifier
 
 from scoring.explainers import AmortizedExplainer, KernelExplainer
+from scoring.explainers.amortized import LABEL_EVALUATIONS, REFERENCE_EVALUATIONS, WALK_FACTOR
 from scoring.explanation import Method
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
 
@@ -89,28 +90,55 @@ def explainer_fit(
     if method is not Method.AMORTIZED:
         return None
     defaults = AmortizedExplainer().get_params()
-    labels = defaults["label_evaluations"] if fit_evaluations is None else fit_evaluations
-    reference = defaults["reference_evaluations"] if fit_evaluations is None else fit_evaluations // 2
+    per_row = evaluation_seconds(model, X)
+    per_step = walk_step_seconds(model, X)
+    walks = per_step is not None
+    # by default a model with a walk path spends WALK_FACTOR times the labels and reference
+    factor = WALK_FACTOR if walks and fit_evaluations is None else 1
+    labels = factor * (LABEL_EVALUATIONS if fit_evaluations is None else fit_evaluations)
+    reference = factor * (REFERENCE_EVALUATIONS if fit_evaluations is None else fit_evaluations // 2)
     held = min(defaults["max_holdout"], round(defaults["holdout"] * len(X)))
     kernel_defaults = KernelExplainer().get_params()  # the candidate `auto` measures beside it
     background = n_background or kernel_defaults["n_background"]
     per_coalition = min(background, kernel_defaults["rows_per_coalition"] or background)
     kernel = (budget or kernel_defaults["budget"]) * per_coalition
-    evaluations = (
+    sampled = (  # along permutation walks: steps of the walk path where there is one
         labels
         + reference  # the fidelity reference on held-out rows
         + reference // 2  # the reference on held-out rows moved outside the training range
-        + held * kernel  # kernel, measured beside it
         + held * AUDIT_EVALUATIONS_PER_ROW  # what an audit should find
     )
-    per_row = evaluation_seconds(model, X)
+    built = held * kernel  # kernel, measured beside it, on built rows
+    seconds = sampled * (per_step if per_step is not None else per_row) + built * per_row
+    basis = f"{per_row * 1e6:.1f} us per model evaluation, measured"
+    if per_step is not None:
+        basis += f"; {per_step * 1e6:.2f} us per walk step for {sampled / 1e6:.1f} M of them"
     return Estimate(
-        evaluations * per_row,
-        f"fitting the amortized explainer ({evaluations / 1e6:.1f} M model evaluations over "
+        seconds,
+        f"fitting the amortized explainer ({(sampled + built) / 1e6:.1f} M model evaluations over "
         f"{len(X):,} rows x {X.shape[1]} features)",
-        f"{per_row * 1e6:.1f} us per model evaluation, measured",
+        basis,
         "--fit-evaluations N (fewer labels, a noisier explainer), --explainer kernel, or a faster model",
     )
+
+
+def walk_step_seconds(model: Any, X: Any, rows: int = 8, walks: int = 16) -> float | None:
+    """Seconds per step of the model's walk path (scoring.walks, a bare binary RBF SVC's
+    probabilities), measured on walks between rows of X; None when it has none."""
+    from scoring.walks import walk_of
+
+    walk = walk_of(model, "probability")
+    if walk is None:
+        return None
+    sample = np.asarray(X[:rows] if isinstance(X, np.ndarray) else X.iloc[:rows], dtype=float)
+    n, m = sample.shape
+    rng = np.random.default_rng(0)
+    background = sample[rng.integers(0, n, (n, walks))]
+    order = np.argsort(rng.random((n, walks, m)), axis=2)
+    walk(sample, background, order)  # compiled on the first call
+    start = time.perf_counter()
+    walk(sample, background, order)
+    return (time.perf_counter() - start) / max(1, n * walks * (m - 1))
 
 
 def evaluation_seconds(model: Any, X: Any, rows: int = 512) -> float:

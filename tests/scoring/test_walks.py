@@ -40,7 +40,8 @@ def _walks(X: np.ndarray, background: np.ndarray, per_row: int, seed: int = 0):
     ],
 )
 @pytest.mark.parametrize("scale", [1.0, 300.0])  # unscaled features far apart, as the default SVC's
-def test_walk_outputs_are_the_model_outputs_on_the_built_rows(model, scale) -> None:
+@pytest.mark.parametrize("table", [False, True])  # by running sums, from the background's table
+def test_walk_outputs_are_the_model_outputs_on_the_built_rows(model, scale, table) -> None:
     X, y = _data(scale=scale)
     model.fit(X, y)
     walk = walk_of(model, "probability")
@@ -48,7 +49,7 @@ def test_walk_outputs_are_the_model_outputs_on_the_built_rows(model, scale) -> N
     rng = np.random.default_rng(1)
     rows = np.vstack([X[:10], rng.normal(size=(10, X.shape[1])) * 4 * scale])  # beyond the data too
     background, order, rank = _walks(rows, X, 6)
-    ours = walk(rows, background, order)
+    ours = walk(rows, background, order, table=table)  # type: ignore[call-arg]
     f = make_output(model, Columns.from_data(X))
     built = walk_outputs(lambda Z: f(Z), rows, background, order, rank)  # a plain function: built rows
     assert ours.shape == built.shape == (20, 6, X.shape[1] - 1, 2)
@@ -101,13 +102,21 @@ def test_a_walk_that_disagrees_with_the_model_is_refused(monkeypatch) -> None:
     monkeypatch.setattr(walks, "WALK_TOLERANCE", 0.0)
     assert walks.walk_of(model, "probability") is None
     monkeypatch.undo()
-    # a kernel that answers another function (Platt's slope flipped) is refused too
-    compiled = walks._kernel()
+    # a kernel that answers another function (Platt's slope flipped) is refused, either one
+    sums, products = walks._kernels()
 
-    def flipped(X, background, order, sv_t, coef, gamma, intercept, a, b, out):  # type: ignore[no-untyped-def]
-        compiled(X, background, order, sv_t, coef, gamma, intercept, -a, b, out)
+    def flipped(kernel):  # type: ignore[no-untyped-def]
+        def run(X, background, order, sv_t, coef, gamma, intercept, a, b, out):  # type: ignore[no-untyped-def]
+            kernel(X, background, order, sv_t, coef, gamma, intercept, -a, b, out)
 
-    monkeypatch.setattr(walks, "_kernel", lambda: flipped)
+        return run
+
+    def flipped_table(X, table, index, order, sv_t, coef, gamma, intercept, a, b, out):  # type: ignore[no-untyped-def]
+        products(X, table, index, order, sv_t, coef, gamma, intercept, -a, b, out)
+
+    monkeypatch.setattr(walks, "_kernels", lambda: (flipped(sums), products))
+    assert walks.walk_of(model, "probability") is None
+    monkeypatch.setattr(walks, "_kernels", lambda: (sums, flipped_table))
     assert walks.walk_of(model, "probability") is None
 
 
@@ -122,3 +131,26 @@ def test_a_loaded_amortized_explainer_has_its_walk_path_ready(tmp_path) -> None:
     explainer.save(tmp_path / "state")
     loaded = load_explainer(tmp_path / "state", model)
     assert "walk" in loaded.output_.__dict__ and loaded.output_.walk is not None
+
+
+def test_a_walk_path_buys_the_amortized_labels_more_permutations() -> None:
+    """By default the labels of a model with a walk path get WALK_FACTOR times the model
+    evaluations (a step costs a fraction of an evaluation on built rows); the same SVC inside a
+    pipeline, which has no walk path, gets LABEL_EVALUATIONS; an explicit budget is kept as is."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    from scoring.explainers.amortized import LABEL_EVALUATIONS, WALK_FACTOR, AmortizedExplainer
+
+    X, y = _data()
+    model = SVC(probability=True, random_state=0).fit(X, y)
+    wrapped = make_pipeline(FunctionTransformer(), SVC(probability=True, random_state=0)).fit(X, y)
+    params = {"n_synthetic": 400, "max_rows": 100, "holdout": 0.0, "n_components": 20}
+    bare = AmortizedExplainer(**params).fit(model, X)
+    piped = AmortizedExplainer(**params).fit(wrapped, X)
+    given = AmortizedExplainer(label_evaluations=LABEL_EVALUATIONS, **params).fit(model, X)
+    assert bare.output_.walk is not None and piped.output_.walk is None
+    rows, steps = 500, X.shape[1] - 1
+    for explainer, budget in ((bare, WALK_FACTOR * LABEL_EVALUATIONS), (piped, LABEL_EVALUATIONS)):
+        per_row = budget // (rows * steps)
+        assert explainer.fit_info_["permutations_per_row"] == min(1024, per_row - per_row % 4)
+    assert given.fit_info_["permutations_per_row"] == piped.fit_info_["permutations_per_row"]
