@@ -3,15 +3,17 @@
 Permutation sampling (scoring.explainers.permutation, scoring.explainers.sampler) walks from a
 background row b to the explained row x, switching one feature at a time, and evaluates the model
 at every step: M - 1 rows of M features each per walk. For an RBF-kernel SVC those rows need not
-be built: the squared distance from a step's row to each support vector s changes, when feature j
-switches, by (x_j - s_j)^2 - (b_j - s_j)^2. So a walk costs one kernel value per support vector
-and step (libsvm recomputes each distance over all M features), then the decision value, Platt's
-sigmoid and libsvm's pairwise-coupling solver as libsvm runs them. Measured on the default
-breast-cancer SVC (30 features, 272 support vectors): about 1.9 us per step against 13.5 us for
-`predict_proba` on the built rows.
+be built: when feature j switches, the kernel value to each support vector s changes by one
+term of its squared distance, (x_j - s_j)^2 - (b_j - s_j)^2, or by one factor of its product,
+exp(-gamma (x_j - s_j)^2) for exp(-gamma (b_j - s_j)^2) (scoring.walk_kernel has both). So a walk
+costs one kernel value per support vector and step (libsvm recomputes each distance over all M
+features), then the decision value, Platt's sigmoid and libsvm's pairwise-coupling solver as
+libsvm runs them. Measured on the default breast-cancer SVC (30 features, 272 support vectors):
+about 1.9 us per step by the running sums, 0.6 us by the products (their factors precomputed for
+a table of background rows), against 13.5 us for `predict_proba` on the built rows.
 
-The running sums round differently from libsvm's sums, so the outputs agree with the model's to
-about 1e-11, not bit for bit: these values feed Shapley estimates whose sampling noise is many
+The running sums and products round differently from libsvm's sums, so the outputs agree with
+the model's to about 1e-11, not bit for bit: these values feed Shapley estimates whose sampling noise is many
 orders larger, never a served prediction. Each path is proven at construction on walks between
 the model's own support vectors (within WALK_TOLERANCE of `predict_proba` on the built rows), or
 not used.
@@ -99,14 +101,13 @@ def walk_of(estimator: Any, space: str) -> Walk | None:
         out = np.empty((n, p, max(m - 1, 0), 2))
         X = np.ascontiguousarray(X, dtype=float)
         order = np.ascontiguousarray(order, dtype=np.int64)
-        rows, index = np.unique(background.reshape(-1, m), axis=0, return_inverse=True)
-        if table is None:
-            table = rows.shape[0] * m * sv.shape[0] <= MAX_TABLE
         args = (sv_t, coef, gamma, intercept, a, b, out)
-        if table:
-            products(X, np.ascontiguousarray(rows), index.reshape(n, p).astype(np.int64), order, *args)
-        else:
-            sums(X, np.ascontiguousarray(background, dtype=float), order, *args)
+        if table is not False:
+            rows, index = np.unique(background.reshape(-1, m), axis=0, return_inverse=True)
+            if table or rows.shape[0] * m * sv.shape[0] <= MAX_TABLE:
+                products(X, np.ascontiguousarray(rows), index.reshape(n, p).astype(np.int64), order, *args)
+                return out
+        sums(X, np.ascontiguousarray(background, dtype=float), order, *args)
         return out
 
     both: list[Walk] = [functools.partial(walk, table=False), functools.partial(walk, table=True)]

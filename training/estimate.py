@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone, is_classifier
 
 from scoring.explainers import AmortizedExplainer, KernelExplainer
-from scoring.explainers.amortized import LABEL_EVALUATIONS, REFERENCE_EVALUATIONS, WALK_FACTOR
+from scoring.explainers.amortized import LABEL_EVALUATIONS, REFERENCE_EVALUATIONS, evaluation_budget
 from scoring.explanation import Method
 from scoring.fidelity import AUDIT_EVALUATIONS_PER_ROW
 
@@ -93,10 +93,9 @@ def explainer_fit(
     per_row = evaluation_seconds(model, X)
     per_step = walk_step_seconds(model, X)
     walks = per_step is not None
-    # by default a model with a walk path spends WALK_FACTOR times the labels and reference
-    factor = WALK_FACTOR if walks and fit_evaluations is None else 1
-    labels = factor * (LABEL_EVALUATIONS if fit_evaluations is None else fit_evaluations)
-    reference = factor * (REFERENCE_EVALUATIONS if fit_evaluations is None else fit_evaluations // 2)
+    given_reference = None if fit_evaluations is None else fit_evaluations // 2
+    labels = evaluation_budget(fit_evaluations, LABEL_EVALUATIONS, walks=walks)
+    reference = evaluation_budget(given_reference, REFERENCE_EVALUATIONS, walks=walks)
     held = min(defaults["max_holdout"], round(defaults["holdout"] * len(X)))
     kernel_defaults = KernelExplainer().get_params()  # the candidate `auto` measures beside it
     background = n_background or kernel_defaults["n_background"]

@@ -72,6 +72,13 @@ REFERENCE_EVALUATIONS = 1_000_000
 WALK_FACTOR = 4
 
 
+def evaluation_budget(given: int | None, default: int, *, walks: bool) -> int:
+    """`given`, or `default` times WALK_FACTOR for a model with a walk path (times 1 without)."""
+    if given is not None:
+        return int(given)
+    return default * (WALK_FACTOR if walks else 1)
+
+
 @dataclass(frozen=True)
 class Heldout:
     """The rows held out of g's fit and their reference values (kept in memory after `fit`, never
@@ -211,10 +218,7 @@ class AmortizedExplainer(ScoringExplainer):
         return self._budget(self.reference_evaluations, REFERENCE_EVALUATIONS)
 
     def _budget(self, given: int | None, default: int) -> int:
-        if given is not None:
-            return int(given)
-        walks = getattr(self.output_, "walk", None) is not None
-        return default * (WALK_FACTOR if walks else 1)
+        return evaluation_budget(given, default, walks=getattr(self.output_, "walk", None) is not None)
 
     def _select(
         self,

@@ -25,18 +25,19 @@ BLOCK_ELEMENTS = 1 << 19
 class SummarySampler:
     """Antithetic permutation walks from the rows of a background summary to the rows of X.
 
-    A walk and its reversed twin share a background row, so the pair's mean is the independent
-    unit. The walks are not kept: each round adds to running sums per (row, feature, output) of
-    the pair means G, G^2, G o and of the offsets o = x_j - b_j, o^2, and per summary row of G and
-    G^2, which are all the estimate and its variance need (memory and time per estimate do not
-    grow with the permutations).
+    A walk and its reversed twin share a background row, so the pair's mean G is the independent
+    unit. The walks are not kept: each round adds, per (row, summary row b), the count of pairs
+    and the sums of G and G^2 over them. Every pair from b has the same offsets o = x - b, so
+    these are all the estimate and its variance need (memory and time per estimate do not grow
+    with the permutations).
 
     Background rows are dealt systematically (each summary row about its weight's share of the
     pairs), so the spread of all pairs overstates the noise: measured on the default SVC, the
     squared difference of two independent estimates was half their stated variances at 512
     permutations. Once every summary row of a row's walks has two pairs, the estimate is
     post-stratified: the weighted mean of each summary row's pairs, its variance from the spread
-    within each summary row. Before, the regression control variate and the spread of all pairs.
+    within each summary row. Until then, the mean of all pairs less a regression control variate
+    on o, its variance from the spread of all pairs.
     """
 
     def __init__(
@@ -59,14 +60,10 @@ class SummarySampler:
         self.extra_evaluations = 0
         self.pairs = 0
         n, m = X.shape
-        k = self.fx.shape[1]
-        # running sums over the pairs: G, G^2, G o (n, M, K); o, o^2 (n, M, 1)
-        self.sums = {name: np.zeros((n, m, k)) for name in ("g", "gg", "go")}
-        self.sums.update({name: np.zeros((n, m, 1)) for name in ("o", "oo")})
         # per summary row b: pairs (n, B), and the sums of G, G^2 over them (n * B, M * K)
         b = summary.size
         self.counts = np.zeros((n, b))
-        self.strata = {name: np.zeros((n * b, m * k)) for name in ("g", "gg")}
+        self.strata = {name: np.zeros((n * b, m * self.fx.shape[1])) for name in ("g", "gg")}
 
     @property
     def permutations(self) -> int:
@@ -105,12 +102,6 @@ class SummarySampler:
         gain = np.diff(np.concatenate([start, inner, end], axis=2), axis=2)
         gain = np.take_along_axis(gain, rank[..., None], axis=2)
         pair = (gain[:, :q] + gain[:, q:]) / 2  # (n, Q, M, K)
-        offset = (X[:, None, :] - background[:, :q])[..., None]  # (n, Q, M, 1)
-        self.sums["g"] += pair.sum(axis=1)
-        self.sums["gg"] += (pair**2).sum(axis=1)
-        self.sums["go"] += (pair * offset).sum(axis=1)
-        self.sums["o"] += offset.sum(axis=1)
-        self.sums["oo"] += (offset**2).sum(axis=1)
         n, b = self.counts.shape
         cells = (np.arange(n)[:, None] * b + dealt).ravel()
         flat = pair.reshape(n * q, -1)
@@ -120,24 +111,34 @@ class SummarySampler:
 
     def estimate(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, variance) of the sampled values over the summary, each (n, M, K)."""
-        values, variance = self._regression()
+        n, b = self.counts.shape
+        shape = (n, b, self.X.shape[1], self.fx.shape[1])
+        g, gg = (self.strata[name].reshape(shape) for name in ("g", "gg"))
+        values, variance = self._regression(g, gg)
         weights = self.summary.weights
         stratified = ((self.counts >= 2) | (weights == 0)[None, :]).all(axis=1)
         if stratified.any():
-            n, b = self.counts.shape
-            shape = (n, b, *values.shape[1:])
             counts = np.maximum(self.counts, 1.0)[:, :, None, None]
-            means = self.strata["g"].reshape(shape) / counts
-            spread = np.maximum(self.strata["gg"].reshape(shape) - counts * means**2, 0.0)
+            means = g / counts
+            spread = np.maximum(gg - counts * means**2, 0.0)
             within = spread / np.maximum(counts - 1, 1.0) / counts
             values[stratified] = np.einsum("b,nbmk->nmk", weights, means)[stratified]
             variance[stratified] = np.einsum("b,nbmk->nmk", weights**2, within)[stratified]
         return values, variance
 
-    def _regression(self) -> tuple[np.ndarray, np.ndarray]:
+    def _regression(self, g: np.ndarray, gg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The mean of all pairs less the regression control variate, and its variance from the
-        spread of all pairs."""
-        q, s = self.pairs, self.sums
+        spread of all pairs; g, gg (n, B, M, K) the sums of G, G^2 over each summary row's pairs,
+        whose offsets o = x - b are that row's."""
+        q = self.pairs
+        offset = self.X[:, None, :] - self.summary.rows[None]  # (n, B, M)
+        s = {
+            "g": g.sum(axis=1),
+            "gg": gg.sum(axis=1),
+            "go": np.einsum("nbmk,nbm->nmk", g, offset),
+            "o": np.einsum("nb,nbm->nm", self.counts, offset)[..., None],
+            "oo": np.einsum("nb,nbm->nm", self.counts, offset**2)[..., None],
+        }
         g_mean, o_mean = s["g"] / q, s["o"] / q
         fitted = 2 * q >= CONTROL_MIN_PERMUTATIONS
         if fitted:
