@@ -14,7 +14,7 @@ from sklearn.base import is_classifier
 from scoring.errors import UnsupportedModelError, ValidationError
 from scoring.explanation import Space
 from scoring.pipeline import Pass, unnamed_rows
-from scoring.walks import Walk, walk_of
+from scoring.walks import Switch, Walk, switch_of, walk_of
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,14 @@ class ModelOutput:
         if self.columns.as_frame and not self._float_block:
             return None
         return walk_of(self._pass.estimator, str(self.space))
+
+    @cached_property
+    def switch(self) -> Switch | None:
+        """The outputs one feature away from rows and anchors without building those rows
+        (scoring.walks.switch_outputs), where `walk` has a path; else None."""
+        if self.walk is None:
+            return None
+        return switch_of(self._pass.estimator, str(self.space))
 
     def _call(self, data: Any) -> np.ndarray:
         if self.space is Space.PROBABILITY:

@@ -9,7 +9,13 @@ background summary, the training rows), writes each kernel value as a product of
 feature, exp(-gamma (v_j - s_j)^2), from the table's rows or from x: the table's factors are
 computed once, a walk's product of the factors still to switch once from its end, and a step then
 multiplies by x's factor (no exp at all; about 3x faster on the default SVC). The products round
-differently again: within about 1e-11 of the running sums, and proven the same way."""
+differently again: within about 1e-11 of the running sums, and proven the same way.
+
+`rbf_svc_switches` gives the rows one feature away from a row and from an anchor (the amortized
+explainer's effects): a kernel value with feature j switched is the product of the other
+features' factors (prefix times suffix products, no division) and j's new factor, and the M
+switched rows' decision values are summed together, vectorized over the rows and in a fixed
+order over the support vectors, so that a row's bits never depend on the rows beside it."""
 
 from __future__ import annotations
 
@@ -128,3 +134,105 @@ def rbf_svc_table_walks(X, table, index, order, sv_t, coef, gamma, intercept, a,
                     done[s] *= to_x[j, s]
                     dec += coef[s] * (done[s] * rest[step + 1, s])
                 _couple(_pair_probability(dec + intercept, a, b), q, qp, out[i, p, step])
+
+
+# the switch path's kernels may fuse a multiply and an add (never reassociate a sum, so a row's
+# bits do not depend on the rows computed with it)
+SWITCH_MATH = {"nnan", "ninf", "nsz", "contract"}
+
+
+@numba.njit(cache=False, nogil=True, fastmath=SWITCH_MATH)
+def _leave_one_out(factors, tiny, out):  # type: ignore[no-untyped-def]
+    """out[j, s]: the product of factors[i, s] (M, S) over every feature i but j (prefix times
+    suffix products, no division: a factor that underflowed to zero leaves the others' product
+    exact), each product below `tiny` taken as zero (at least 1e-150: a product of two such
+    values is zero or a normal number, and subnormal arithmetic costs many times more)."""
+    m, s_count = factors.shape
+    out[0, :] = 1.0
+    for j in range(1, m):
+        for s in range(s_count):
+            v = out[j - 1, s] * factors[j - 1, s]
+            out[j, s] = v if v >= tiny else 0.0
+    after = np.ones(s_count)
+    for j in range(m - 1, -1, -1):
+        for s in range(s_count):
+            v = out[j, s] * after[s]
+            out[j, s] = v if v >= tiny else 0.0
+            w = after[s] * factors[j, s]
+            after[s] = w if w >= tiny else 0.0
+
+
+@numba.njit(cache=False, nogil=True, fastmath=SWITCH_MATH)
+def _switchable(factors, tiny, out):  # type: ignore[no-untyped-def]
+    """out (2, S, M): the factors (M, S), below `tiny` zero, and their `_leave_one_out`
+    products, both support vector by support vector (the layout `_switched_sums` reads)."""
+    m, s_count = factors.shape
+    flushed = np.empty((m, s_count))
+    for j in range(m):
+        for s in range(s_count):
+            v = factors[j, s]
+            flushed[j, s] = v if v >= tiny else 0.0
+    rest = np.empty((m, s_count))
+    _leave_one_out(flushed, tiny, rest)
+    for s in range(s_count):
+        for j in range(m):
+            out[0, s, j] = flushed[j, s]
+            out[1, s, j] = rest[j, s]
+
+
+@numba.njit(cache=False, nogil=True)
+def rbf_svc_factors(rows, sv_t, coef, gamma, tiny):  # type: ignore[no-untyped-def]
+    """(R, 2, S, M): each row's kernel factors exp(-gamma (v_j - s_j)^2) to every support vector
+    and their products over every feature but j (`_switchable`), times the support vector's
+    coefficient (the anchors' side of `_switched_sums`)."""
+    r_count, m = rows.shape
+    s_count = sv_t.shape[1]
+    out = np.empty((r_count, 2, s_count, m))
+    factors = np.empty((m, s_count))
+    for r in range(r_count):
+        for j in range(m):
+            for s in range(s_count):
+                t = rows[r, j] - sv_t[j, s]
+                factors[j, s] = np.exp(-gamma * t * t)
+        _switchable(factors, tiny, out[r])
+        for s in range(s_count):
+            out[r, :, s, :] *= coef[s]
+    return out
+
+
+@numba.njit(cache=False, nogil=True, fastmath=SWITCH_MATH)
+def _switched_sums(x, anchor):  # type: ignore[no-untyped-def]
+    """The decision values (less the intercept) of the M rows one feature away from x towards
+    the anchor and of those from the anchor towards x; x `_switchable`'s (2, S, M), anchor
+    `rbf_svc_factors`' (with the coefficients in).
+    Summed support vector by support vector, in order, for all M rows at once (a loop the
+    compiler vectorizes over the rows, not over the sum; a branch in it would stop that)."""
+    s_count, m = x.shape[1], x.shape[2]
+    to_anchor = np.zeros(m)
+    to_x = np.zeros(m)
+    for s in range(s_count):
+        x_factor, x_rest, anchor_factor, anchor_rest = x[0, s], x[1, s], anchor[0, s], anchor[1, s]
+        for j in range(m):
+            to_anchor[j] += x_rest[j] * anchor_factor[j]
+            to_x[j] += anchor_rest[j] * x_factor[j]
+    return to_anchor, to_x
+
+
+@numba.njit(cache=False, nogil=True)
+def rbf_svc_switches(x_factors, anchor_factors, intercept, a, b, tiny, out):  # type: ignore[no-untyped-def]
+    """Fill out (n, R, 2, M, 2) with the class probabilities at the rows one feature away from
+    n rows and from R anchors: out[i, r, 0, j] at row i with feature j set to the anchor's value,
+    out[i, r, 1, j] at the anchor with feature j set to row i's; x_factors (n, M, S) the rows'
+    kernel factors, anchor_factors the anchors' `rbf_svc_factors`. Each kernel value is a
+    product of one factor per feature (as `rbf_svc_table_walks`), so a row one feature away
+    costs one product per support vector."""
+    n, m, s_count = x_factors.shape
+    x = np.empty((2, s_count, m))
+    q, qp = np.empty((2, 2)), np.empty(2)
+    for i in range(n):
+        _switchable(x_factors[i], tiny, x)
+        for r in range(anchor_factors.shape[0]):
+            to_anchor, to_x = _switched_sums(x, anchor_factors[r])
+            for j in range(m):
+                _couple(_pair_probability(to_anchor[j] + intercept, a, b), q, qp, out[i, r, 0, j])
+                _couple(_pair_probability(to_x[j] + intercept, a, b), q, qp, out[i, r, 1, j])

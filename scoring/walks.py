@@ -12,6 +12,9 @@ libsvm runs them. Measured on the default breast-cancer SVC (30 features, 272 su
 about 1.9 us per step by the running sums, 0.6 us by the products (their factors precomputed for
 a table of background rows), against 13.5 us for `predict_proba` on the built rows.
 
+The same factors give the rows one feature away from a row and from an anchor row
+(`switch_outputs`, the amortized explainer's effects) at one product per support vector each.
+
 The running sums and products round differently from libsvm's sums, so the outputs agree with
 the model's to about 1e-11, not bit for bit: these values feed Shapley estimates whose sampling noise is many
 orders larger, never a served prediction. Each path is proven at construction on walks between
@@ -34,12 +37,18 @@ MAX_ROWS_PER_CALL = 20_000
 # the table kernel's precomputed factors (distinct background rows x features x support vectors)
 # at most: 32 MB (the default SVC's 455 training rows take 3.7 M)
 MAX_TABLE = 1 << 22
+# rows whose kernel factors the switch path computes at once (8 MB for the default SVC)
+SWITCH_ROWS = 128
+# the most the switch path's dropped kernel values move a decision value
+NEGLIGIBLE = 1e-18
 # how far a walk's outputs may lie from the model's own on the built rows (the proof's bound)
 WALK_TOLERANCE = 1e-9
 
 # outputs at the inner steps (n, P, M - 1, K) of walks from background rows (n, P, M) to the rows
 # X (n, M), given each walk's feature order (n, P, M): feature order[i, p, t] switches at step t
 Walk = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# outputs one feature away from rows X (n, M) and from anchors (R, M): see `switch_outputs`
+Switch = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def walk_outputs(
@@ -70,8 +79,131 @@ def walk_outputs(
     return out.reshape(n, p, m - 1, -1)
 
 
+def switch_outputs(f: Callable[[np.ndarray], np.ndarray], X: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """(n, R, 2, M, K) f one feature away from the rows X (n, M) and from the anchors (R, M):
+    [:, r, 0, j] at x with feature j set to anchor r's value, [:, r, 1, j] at anchor r with
+    feature j set to x's; by f's own path when it has one (a model output's `switch`), else on
+    the built rows."""
+    return outputs_and_switches(f, X, anchors, outputs=np.empty((len(X), 0)))[1]
+
+
+def outputs_and_switches(
+    f: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    anchors: np.ndarray,
+    *,
+    outputs: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """f(X) (`outputs` when given) and `switch_outputs`; on built rows in the same model calls
+    (one call per chunk of rows costs a small model little more than the rows alone)."""
+    switch = getattr(f, "switch", None)
+    if switch is not None:
+        return (f(X) if outputs is None else outputs), switch(X, anchors)
+    n, m = X.shape
+    if n == 0:
+        return (f(X) if outputs is None else outputs), np.empty((0, len(anchors), 2, m, 0))
+    r = len(anchors)
+    own = int(outputs is None)  # each row's own output in the call, before its switched rows
+    diagonal = np.arange(m)
+    per_call = max(1, MAX_ROWS_PER_CALL // max(1, 2 * r * m + own))
+    found, parts = [], []
+    for start in range(0, n, per_call):
+        rows = X[start : start + per_call]
+        count = len(rows)
+        built = np.empty((count, own + 2 * r * m, m))
+        if own:
+            built[:, 0] = rows
+        away = built[:, own : own + r * m].reshape(count, r, m, m)  # x, feature j from the anchor
+        away[:] = rows[:, None, None, :]
+        away[:, :, diagonal, diagonal] = anchors[None, :, :]
+        back = built[:, own + r * m :].reshape(count, r, m, m)  # the anchor, feature j from x
+        back[:] = anchors[None, :, None, :]
+        back[:, :, diagonal, diagonal] = rows[:, None, :]
+        out = f(built.reshape(-1, m)).reshape(count, built.shape[1], -1)
+        found.append(out[:, 0])
+        parts.append(out[:, own:].reshape(count, 2, r, m, -1).transpose(0, 2, 1, 3, 4))
+    if outputs is None:
+        outputs = np.concatenate(found)
+    return outputs, np.concatenate(parts)
+
+
 def walk_of(estimator: Any, space: str) -> Walk | None:
     """The step-by-step path for `estimator`'s outputs in `space`, proven; None when it has none."""
+    svc = _binary_rbf_svc(estimator, space)
+    if svc is None:
+        return None
+    sums, products = _kernels()
+    sv_t, parameters = svc
+
+    def walk(
+        X: np.ndarray, background: np.ndarray, order: np.ndarray, *, table: bool | None = None
+    ) -> np.ndarray:
+        """`table` None: the table kernel when the distinct background rows' factors fit in
+        MAX_TABLE values (a summary's rows, the training rows), else the running sums."""
+        n, p, m = background.shape
+        out = np.empty((n, p, max(m - 1, 0), 2))
+        X = np.ascontiguousarray(X, dtype=float)
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        args = (sv_t, *parameters, out)
+        if table is not False:
+            rows, index = np.unique(background.reshape(-1, m), axis=0, return_inverse=True)
+            if table or rows.shape[0] * m * sv_t.shape[1] <= MAX_TABLE:
+                products(X, np.ascontiguousarray(rows), index.reshape(n, p).astype(np.int64), order, *args)
+                return out
+        sums(X, np.ascontiguousarray(background, dtype=float), order, *args)
+        return out
+
+    both: list[Walk] = [functools.partial(walk, table=False), functools.partial(walk, table=True)]
+    return walk if _proven(estimator, both, sv_t.T) else None
+
+
+def switch_of(estimator: Any, space: str) -> Switch | None:
+    """`switch_outputs`' path for `estimator`'s outputs in `space`, proven; None when it has none."""
+    svc = _binary_rbf_svc(estimator, space)
+    if svc is None:
+        return None
+    from scoring.walk_kernel import rbf_svc_factors, rbf_svc_switches
+
+    sv_t, (coef, gamma, intercept, a, b) = svc
+    # kernel values below this are taken as zero: together they move a decision value by at
+    # most NEGLIGIBLE (and 1e-150 keeps every product of two normal)
+    tiny = max(1e-150, NEGLIGIBLE / max(float(np.abs(coef).sum()), 1e-300))
+    kept: dict[bytes, np.ndarray] = {}  # the last anchors' factors (an explainer's are fixed)
+
+    def switch(X: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        key = np.asarray(anchors, dtype=float).tobytes() + bytes(len(anchors))
+        anchor_factors = kept.get(key)
+        if anchor_factors is None:
+            kept.clear()
+            anchor_factors = kept[key] = rbf_svc_factors(
+                np.ascontiguousarray(anchors, dtype=float), sv_t, coef, gamma, tiny
+            )
+        X = np.asarray(X, dtype=float)
+        out = np.empty((len(X), len(anchors), 2, X.shape[1], 2))
+        for start in range(0, len(X), SWITCH_ROWS):
+            rows = slice(start, start + SWITCH_ROWS)
+            # numpy's exponential is several times numba's scalar one
+            x_factors = X[rows, :, None] - sv_t[None]
+            np.square(x_factors, out=x_factors)
+            x_factors *= -gamma
+            np.exp(x_factors, out=x_factors)
+            rbf_svc_switches(x_factors, anchor_factors, intercept, a, b, tiny, out[rows])
+        return out
+
+    sv = sv_t.T
+    X, anchors = sv[:: max(1, len(sv) // 4)][:4], sv[len(sv) // 2 :][:3]
+    try:
+        with unnamed_rows():
+            theirs = switch_outputs(estimator.predict_proba, X, anchors)
+        ours = switch(X, anchors)
+    except Exception:
+        return None
+    return switch if np.allclose(ours, theirs, rtol=0.0, atol=WALK_TOLERANCE) else None
+
+
+def _binary_rbf_svc(estimator: Any, space: str) -> tuple[np.ndarray, tuple[float | np.ndarray, ...]] | None:
+    """A binary RBF SVC's support vectors (M, S) and libsvm's coefficients, -rho, gamma and
+    Platt's slope and offset, for its probabilities; None for any other model or space."""
     from sklearn.svm import SVC, NuSVC
 
     if type(estimator) not in (SVC, NuSVC) or space != "probability":
@@ -84,34 +216,12 @@ def walk_of(estimator: Any, space: str) -> Walk | None:
     sv = np.asarray(estimator.support_vectors_, dtype=float)
     if sv.ndim != 2 or sv.shape[0] < 2 or sv.shape[1] < 2:
         return None
-    sums, products = _kernels()
-    sv_t = np.ascontiguousarray(sv.T)
     # libsvm's own decision value (minus scikit-learn's for two classes): sum coef K(x, s) - rho,
     # with its coefficients and -rho as scikit-learn keeps them before flipping their signs
     coef = np.ascontiguousarray(np.asarray(estimator._dual_coef_, dtype=float)[0])
     intercept = float(np.ravel(estimator._intercept_)[0])
     gamma, a, b = float(estimator._gamma), float(slope[0]), float(offset[0])
-
-    def walk(
-        X: np.ndarray, background: np.ndarray, order: np.ndarray, *, table: bool | None = None
-    ) -> np.ndarray:
-        """`table` None: the table kernel when the distinct background rows' factors fit in
-        MAX_TABLE values (a summary's rows, the training rows), else the running sums."""
-        n, p, m = background.shape
-        out = np.empty((n, p, max(m - 1, 0), 2))
-        X = np.ascontiguousarray(X, dtype=float)
-        order = np.ascontiguousarray(order, dtype=np.int64)
-        args = (sv_t, coef, gamma, intercept, a, b, out)
-        if table is not False:
-            rows, index = np.unique(background.reshape(-1, m), axis=0, return_inverse=True)
-            if table or rows.shape[0] * m * sv.shape[0] <= MAX_TABLE:
-                products(X, np.ascontiguousarray(rows), index.reshape(n, p).astype(np.int64), order, *args)
-                return out
-        sums(X, np.ascontiguousarray(background, dtype=float), order, *args)
-        return out
-
-    both: list[Walk] = [functools.partial(walk, table=False), functools.partial(walk, table=True)]
-    return walk if _proven(estimator, both, sv) else None
+    return np.ascontiguousarray(sv.T), (coef, gamma, intercept, a, b)
 
 
 def _proven(estimator: Any, walks: list[Walk], sv: np.ndarray) -> bool:

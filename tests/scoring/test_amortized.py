@@ -16,6 +16,7 @@ from scoring.explainers import EXPLAINERS, load_explainer
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.permutation import permutation_shapley
 from scoring.fidelity import Reference, choose_black_box, fidelity_figures, reference_values
+from scoring.state import STATE_FILE
 from tests.scoring.conftest import Problem
 
 # small enough for a test: ~60k label evaluations, an exact held-out reference
@@ -229,3 +230,60 @@ def test_auto_rule_for_black_box_models() -> None:
     assert method is Method.AMORTIZED and "1900.0 ms per row" in reason and "0.300" in reason
     method, _ = choose_black_box(costly, tolerance=0.05, max_seconds_per_row=2.0)
     assert method is Method.KERNEL
+
+
+def _anchored_problem(model: object) -> tuple[object, np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=5, n_redundant=0, random_state=3)
+    return model.fit(X[:250], y[:250]), X[:250], X[250:280]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["svc", "mlp"])  # a switch path, built rows
+def test_anchor_effects_sharpen_the_values(kind: str) -> None:
+    """Against exact values over every fit row: each value's own feature's effects against the
+    anchors cut the median error by a quarter or more (measured: 0.096 -> 0.059 on an SVC, its
+    switch path, 4 anchors; 0.109 -> 0.068 on an MLP, built rows in the row's own model call, 8
+    anchors for 6 features)."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+
+    make = (
+        SVC(probability=True, random_state=0)
+        if kind == "svc"
+        else MLPClassifier((16,), max_iter=1000, random_state=0)
+    )
+    model, X, rows = _anchored_problem(make)
+    params = {"label_evaluations": 300_000, "n_synthetic": 300, "n_components": 100, "holdout": 0.0}
+    anchored = AmortizedExplainer(**params).fit(model, X)
+    plain = AmortizedExplainer(anchors=0, **params).fit(model, X)
+    from scoring.explainers.amortized import ANCHORS, BUILT_ANCHORS
+
+    assert (
+        len(anchored.anchors_) == (ANCHORS if kind == "svc" else BUILT_ANCHORS) and len(plain.anchors_) == 0
+    )
+    assert (anchored.output_.switch is not None) == (kind == "svc")
+    reference = reference_values(anchored.output_, rows, X, max_evaluations=2**6 * len(X) * len(rows))
+    assert reference.kind == "exact"
+    errors = [fidelity_figures(e.explain(rows).values, reference)["median_rel_l2"] for e in (anchored, plain)]
+    assert errors[0] < 0.75 * errors[1], errors
+    anchored.explain(rows).check_additivity(atol=1e-12)
+
+
+def test_a_state_saved_before_anchors_loads_as_the_shared_design_alone(
+    tmp_path: Path, multiclass: Problem
+) -> None:
+    explainer = AmortizedExplainer(label_evaluations=50_000, n_synthetic=100, n_components=30, holdout=0.0)
+    explainer.fit(multiclass.model, multiclass.X)
+    assert len(explainer.anchors_) > 0
+    explainer.save(tmp_path / "state")
+    doc = json.loads((tmp_path / "state" / STATE_FILE).read_text())
+    for name in ("anchors", "effect_coef"):
+        del doc["arrays"][name]
+    (tmp_path / "state" / STATE_FILE).write_text(json.dumps(doc))
+    loaded = load_explainer(tmp_path / "state", multiclass.model)
+    assert len(loaded.anchors_) == 0  # type: ignore[attr-defined]
+    explainer.effect_coef_ = explainer.effect_coef_[..., :0]  # what such a state held
+    rows = multiclass.X[:5]
+    np.testing.assert_array_equal(loaded.explain(rows).values, explainer.explain(rows).values)
+    loaded.explain(rows).check_additivity(atol=1e-12)

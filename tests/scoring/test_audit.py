@@ -65,6 +65,7 @@ def test_the_state_keeps_a_summary_not_the_training_rows(
 def test_a_broken_explainer_shows(multiclass: Problem, amortized: AmortizedExplainer) -> None:
     broken = copy.deepcopy(amortized)
     broken.coef_ = -broken.coef_  # still exactly additive, but the values are wrong
+    broken.effect_coef_ = -broken.effect_coef_
     broken._fold()
     rows = multiclass.X[:20]
     good, bad = Audit(amortized, evaluations_per_row=5_000), Audit(broken, evaluations_per_row=5_000)

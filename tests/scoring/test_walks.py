@@ -13,7 +13,14 @@ from sklearn.svm import SVC, NuSVC
 
 from scoring.explainers.permutation import permutation_shapley
 from scoring.model_output import Columns, make_output
-from scoring.walks import WALK_TOLERANCE, walk_of, walk_outputs
+from scoring.walks import (
+    WALK_TOLERANCE,
+    outputs_and_switches,
+    switch_of,
+    switch_outputs,
+    walk_of,
+    walk_outputs,
+)
 
 
 def _data(classes: int = 2, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -154,3 +161,51 @@ def test_a_walk_path_buys_the_amortized_labels_more_permutations() -> None:
         per_row = budget // (rows * steps)
         assert explainer.fit_info_["permutations_per_row"] == min(1024, per_row - per_row % 4)
     assert given.fit_info_["permutations_per_row"] == piped.fit_info_["permutations_per_row"]
+
+
+def _switched_by_hand(f, X: np.ndarray, anchors: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """switch_outputs' definition, one row at a time."""
+    n, m = X.shape
+    out = np.empty((n, len(anchors), 2, m, 2))
+    for i in range(n):
+        for r, anchor in enumerate(anchors):
+            for j in range(m):
+                away, back = X[i].copy(), anchor.copy()
+                away[j], back[j] = anchor[j], X[i, j]
+                out[i, r, 0, j], out[i, r, 1, j] = f(away[None])[0], f(back[None])[0]
+    return out
+
+
+@pytest.mark.parametrize("scale", [1.0, 300.0])
+def test_switch_outputs_are_the_model_outputs_one_feature_away(scale) -> None:
+    """The SVC's switch path and the built rows both give f at x with one feature from an anchor
+    and at the anchor with one feature from x, far rows included (factors that underflow)."""
+    X, y = _data(scale=scale)
+    model = SVC(gamma=0.001 if scale > 1 else "scale", C=100.0, probability=True, random_state=0).fit(X, y)
+    rng = np.random.default_rng(2)
+    rows = np.vstack([X[:6], rng.normal(size=(4, X.shape[1])) * 6 * scale])
+    anchors = X[10:13]
+    want = _switched_by_hand(model.predict_proba, rows, anchors)
+    switch = switch_of(model, "probability")
+    assert switch is not None
+    np.testing.assert_allclose(switch(rows, anchors), want, rtol=0.0, atol=WALK_TOLERANCE)
+    built = switch_outputs(model.predict_proba, rows, anchors)  # a plain function: built rows
+    np.testing.assert_allclose(built, want, rtol=0.0, atol=1e-15)
+    outputs, again = outputs_and_switches(model.predict_proba, rows, anchors)
+    np.testing.assert_allclose(outputs, model.predict_proba(rows), rtol=0.0, atol=1e-15)
+    np.testing.assert_array_equal(again, built)
+
+
+def test_a_switch_kernel_that_disagrees_with_the_model_is_refused(monkeypatch) -> None:
+    from scoring import walk_kernel
+
+    X, y = _data(scale=300.0)
+    model = SVC(gamma=0.001, C=100.0, probability=True, random_state=0).fit(X, y)
+    assert switch_of(model, "probability") is not None
+    kernel = walk_kernel.rbf_svc_switches
+
+    def flipped(x_factors, anchor_factors, coef, intercept, a, b, tiny, out):  # type: ignore[no-untyped-def]
+        kernel(x_factors, anchor_factors, coef, intercept, -a, b, tiny, out)
+
+    monkeypatch.setattr(walk_kernel, "rbf_svc_switches", flipped)
+    assert switch_of(model, "probability") is None
