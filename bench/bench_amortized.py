@@ -210,10 +210,13 @@ def report(runs: list[dict[str, Any]], started: str, load: float) -> str:
         "agreement weighted by the reference's |value|.",
         "",
         "`amortized` (default parameters): ridge regression of Shapley values on random Fourier "
-        "features of x, each also times f(x) - base, fitted on permutation-sampled Shapley labels "
-        "over all training rows (training rows + interpolated synthetic rows, 2M model "
-        "evaluations, or 8M walk steps for a bare RBF SVC), then corrected to add up to f(x) "
-        "exactly; one model call per batch. The reference is over all training rows, like the "
+        "features of x, each also times f(x) - base, and of each feature's own effects against "
+        "4-8 anchor rows (the output change when it alone switches to and from the anchor's "
+        "value), fitted on permutation-sampled Shapley labels over all training rows (training "
+        "rows + interpolated synthetic rows, 2M model evaluations, or 8M walk steps for a bare "
+        "RBF SVC), then corrected to add up to f(x) exactly; one model call per batch (the "
+        "anchors' rows in it; an SVC's by its switch path). The reference is over all training "
+        "rows, like the "
         "amortized explainer's labels; the kernel and shap rows average over a 100- or 10-row "
         "k-means summary, whose bias is part of their error here. Issue 12's targets: median "
         "rel. L2 <= 0.10 and p90 <= 0.25 on the SVC, at most kernel's median on the MLP.",
