@@ -195,8 +195,10 @@ def rbf_svc_factors(rows, sv_t, coef, gamma, tiny):  # type: ignore[no-untyped-d
                 t = rows[r, j] - sv_t[j, s]
                 factors[j, s] = np.exp(-gamma * t * t)
         _switchable(factors, tiny, out[r])
-        for s in range(s_count):
-            out[r, :, s, :] *= coef[s]
+        for side in range(2):
+            for s in range(s_count):
+                for j in range(m):
+                    out[r, side, s, j] *= coef[s]
     return out
 
 

@@ -181,7 +181,7 @@ def switch_of(estimator: Any, space: str) -> Switch | None:
             anchor_factors = kept[key] = rbf_svc_factors(
                 np.ascontiguousarray(anchors, dtype=float), sv_t, coef, gamma, tiny
             )
-        X = np.asarray(X, dtype=float)
+        X = np.ascontiguousarray(X, dtype=float)  # a frame's column-major block too: one layout compiled
         out = np.empty((len(X), len(anchors), 2, X.shape[1], 2))
         for start in range(0, len(X), SWITCH_ROWS):
             rows = slice(start, start + SWITCH_ROWS)
