@@ -164,19 +164,19 @@ def _leave_one_out(factors, tiny, out):  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=False, nogil=True, fastmath=SWITCH_MATH)
 def _switchable(factors, tiny, out):  # type: ignore[no-untyped-def]
-    """out (2, S, M): the factors (M, S), below `tiny` zero, and their `_leave_one_out`
-    products, both support vector by support vector (the layout `_switched_sums` reads)."""
+    """out (2, S, M): the factors (M, S; flushed in place: each below `tiny` set to zero) and
+    their `_leave_one_out` products, both support vector by support vector (the layout
+    `_switched_sums` reads)."""
     m, s_count = factors.shape
-    flushed = np.empty((m, s_count))
     for j in range(m):
         for s in range(s_count):
-            v = factors[j, s]
-            flushed[j, s] = v if v >= tiny else 0.0
+            if factors[j, s] < tiny:
+                factors[j, s] = 0.0
     rest = np.empty((m, s_count))
-    _leave_one_out(flushed, tiny, rest)
+    _leave_one_out(factors, tiny, rest)
     for s in range(s_count):
         for j in range(m):
-            out[0, s, j] = flushed[j, s]
+            out[0, s, j] = factors[j, s]
             out[1, s, j] = rest[j, s]
 
 
@@ -225,9 +225,9 @@ def rbf_svc_switches(x_factors, anchor_factors, intercept, a, b, tiny, out):  # 
     """Fill out (n, R, 2, M, 2) with the class probabilities at the rows one feature away from
     n rows and from R anchors: out[i, r, 0, j] at row i with feature j set to the anchor's value,
     out[i, r, 1, j] at the anchor with feature j set to row i's; x_factors (n, M, S) the rows'
-    kernel factors, anchor_factors the anchors' `rbf_svc_factors`. Each kernel value is a
-    product of one factor per feature (as `rbf_svc_table_walks`), so a row one feature away
-    costs one product per support vector."""
+    kernel factors (flushed in place), anchor_factors the anchors' `rbf_svc_factors`. Each
+    kernel value is a product of one factor per feature (as `rbf_svc_table_walks`), so a row one
+    feature away costs one product per support vector."""
     n, m, s_count = x_factors.shape
     x = np.empty((2, s_count, m))
     q, qp = np.empty((2, 2)), np.empty(2)

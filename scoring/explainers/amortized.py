@@ -599,15 +599,12 @@ class AmortizedExplainer(ScoringExplainer):
         clipped = X if self.support_ is None else self.support_.clip(X)
         inside = np.where(outside, np.where(clipped != X, clipped, self.mean_[None, :]), X)
         moved = (inside != X).any(axis=1)
-        # the outputs and effects of the rows as they are, as `_explain_inside` computes them
-        # (the same model calls: a row left in place gets the same bits beside a moved one)
-        outputs, effects = self._effects(X, outputs)
+        outputs = f(X) if outputs is None else outputs
         inside_outputs = outputs.copy()
         if moved.any():
             inside_outputs[moved] = f(inside[moved])
-            effects[moved] = self._effects(inside[moved], inside_outputs[moved])[1]
         delta = inside_outputs - self.expected_value_
-        values = self._g(inside, delta, effects)
+        values = self._g(inside, delta, self._effects(inside, inside_outputs)[1])
         residual = delta - values.sum(axis=1)  # (n, K)
         values += residual[:, None, :] * self.share_[None, :, :]
         distance = np.abs(X - inside) / self.scale_
