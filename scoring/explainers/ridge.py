@@ -8,8 +8,6 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from sklearn.neighbors import NearestNeighbors
 
-from scoring.rowwise import rowwise_matmul
-
 # synthetic rows are interpolated between a row and one of this many nearest neighbours
 NEIGHBOURS = 10
 # each value's own regressors are penalized by this share of their mean squared size (only to
@@ -126,13 +124,3 @@ def leverage_factors(basis: np.ndarray, delta: np.ndarray, alpha: float) -> np.n
         lower = np.linalg.cholesky(gram)
         factors.append(solve_triangular(lower, np.eye(len(lower)), lower=True).T)
     return np.stack(factors)
-
-
-def leverage(basis: np.ndarray, delta: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """(n, K) each row's leverage under the fitted ridge of each output (see `leverage_factors`);
-    row by row, bit for bit."""
-    out = np.empty(delta.shape)
-    for k in range(delta.shape[1]):
-        projected = rowwise_matmul(output_design(basis, delta[:, k]), factors[k])
-        out[:, k] = (projected**2).sum(axis=1)
-    return out

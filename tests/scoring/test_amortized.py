@@ -147,6 +147,32 @@ def test_row_order_does_not_change_a_row(multiclass: Problem, amortized: Amortiz
     np.testing.assert_allclose(single[0], forward[2], rtol=0, atol=1e-12)
 
 
+def test_the_compiled_map_is_the_formula_and_a_rows_bits_are_its_own(
+    multiclass: Problem, amortized: AmortizedExplainer
+) -> None:
+    """g (compiled, row by row) equals its formula in numpy, x A + a + cos(x P + p) C read as
+    (plain, scaled) x M x K plus each value's effects times their coefficients; a row alone and
+    in any batch gets the same bits, for g and for the error model's leverage."""
+    X = np.asarray(multiclass.X[:9], dtype=float)
+    outputs, effects = amortized._effects(X)
+    delta = outputs - amortized.expected_value_
+    linear, intercept, wave_in, wave_offset, wave_out = amortized.folded_
+    flat = X @ linear + intercept + np.cos(X @ wave_in + wave_offset) @ wave_out
+    halves = flat.reshape(len(X), 2, *amortized.share_.shape)
+    expected = halves[:, 0] + halves[:, 1] * delta[:, None, :]
+    expected += np.einsum("nmkt,mkt->nmk", effects, amortized.effect_coef_)
+    assert amortized.effect_coef_.shape[-1] > 0
+    found = amortized._g(X, delta, effects)
+    np.testing.assert_allclose(found, expected, rtol=1e-10, atol=1e-12)
+    leverage = amortized._leverage(X, delta)
+    for cut in (1, 4, 7):
+        parts = [slice(0, cut), slice(cut, None)]
+        assert np.array_equal(
+            np.concatenate([amortized._g(X[s], delta[s], effects[s]) for s in parts]), found
+        )
+        assert np.array_equal(np.concatenate([amortized._leverage(X[s], delta[s]) for s in parts]), leverage)
+
+
 @pytest.mark.parametrize("name", ["regression", "multiclass"])
 def test_a_row_in_range_is_answered_alike_beside_one_out_of_range(
     name: str, request: pytest.FixtureRequest

@@ -68,3 +68,36 @@ def test_with_a_minimum_the_grouping_that_spreads_its_rows_less_is_kept(blobs) -
     assert summary.size == len(np.unique(kept))
     expected = np.sort(np.stack([X[kept == c].mean(axis=0) for c in np.unique(kept)]), axis=0)
     np.testing.assert_allclose(np.sort(summary.rows, axis=0), expected, atol=1e-12)
+
+
+def test_the_summary_whose_value_function_is_closest_moves_shapley_values_least() -> None:
+    from scoring.background import Background, closest_summary
+    from scoring.fidelity import reference_values, relative_l2
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4)) * np.array([1.0, 5.0, 5.0, 5.0])
+
+    def f(rows: np.ndarray) -> np.ndarray:  # only feature 0 moves the output, and not linearly
+        p = 1.0 / (1.0 + np.exp(-3.0 * rows[:, 0] ** 2 + 2.0 + 0.1 * rows[:, 1]))
+        return np.column_stack([1.0 - p, p])
+
+    plain = summarize(X, 60, min_cluster_size=5)  # groups by the wide features
+    weighted = summarize(X, 60, min_cluster_size=5, feature_weights=np.array([1.0, 0.02, 0.02, 0.02]))
+    full = Background(X, np.full(len(X), 1.0 / len(X)))
+    best, gaps = closest_summary(f, X, [plain, weighted, full])
+    assert best == 2 and gaps[2] == 0.0  # X itself (at most max_background rows) has no gap
+    best, gaps = closest_summary(f, X, [plain, weighted])
+    assert best == 1 and gaps[1] < gaps[0] / 2
+    # ground truth: exact Shapley values over each background
+    rows = X[:20]
+    exact = reference_values(f, rows, X, max_evaluations=10**9)
+    shifts = [
+        np.median(
+            relative_l2(
+                reference_values(f, rows, s.rows, weights=s.weights, max_evaluations=10**9).values,
+                exact.values,
+            )
+        )
+        for s in (plain, weighted)
+    ]
+    assert exact.kind == "exact" and shifts[1] < 0.7 * shifts[0]

@@ -26,8 +26,9 @@ from scoring.background import Background
 from scoring.bundle import Bundle
 from scoring.explainers import load_explainer
 from scoring.explainers.amortized import AmortizedExplainer
+from scoring.explainers.amortized_kernel import leverage_rows
 from scoring.explainers.calibration import agreement, shift_rows, spearman
-from scoring.explainers.ridge import leverage, leverage_factors, output_design
+from scoring.explainers.ridge import leverage_factors, output_design
 from scoring.explainers.sampler import check_distance
 from scoring.explanation import Explanation, Level
 from scoring.feature_map import derive_feature_map
@@ -179,21 +180,37 @@ def test_unseen_categories_through_a_bundle_are_flagged_and_stated_honestly() ->
 
 
 def test_leverage_is_the_ridge_predictive_variance_and_grows_off_the_data() -> None:
-    """`leverage` equals d (D'D + alpha I)^-1 d' of the output's design d, and is larger for a
-    row far from the fit rows than for one among them."""
+    """The compiled leverage equals d (D'D + alpha I)^-1 d' of the output's design d on the
+    basis (1, standardized x, sqrt(2 / c) cos(x P + p)), a row alone with the same bits as in a
+    batch, and is larger for a row far from the fit rows than for one among them."""
     rng = np.random.default_rng(3)
-    basis = np.hstack([np.ones((200, 1)), rng.normal(size=(200, 4))])
+    X = rng.normal(size=(200, 4)) * 3.0 + 1.0
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    wave_in, wave_offset = rng.normal(size=(4, 5)) * 0.3, rng.uniform(0, 2 * np.pi, 5)
+    c = 3
+
+    def basis(rows: np.ndarray) -> np.ndarray:
+        waves = np.sqrt(2.0 / c) * np.cos(rows @ wave_in[:, :c] + wave_offset[:c])
+        return np.hstack([np.ones((len(rows), 1)), (rows - mean) / scale, waves])
+
     delta = rng.normal(size=(200, 2))
-    factors = leverage_factors(basis, delta, alpha=0.1)
-    rows = np.vstack([basis[:1], [[1.0, 6.0, -6.0, 6.0, 6.0]]])
+    factors = leverage_factors(basis(X), delta, alpha=0.1)
+    rows = np.vstack([X[:1], mean + 6.0 * scale * np.array([1.0, -1.0, 1.0, 1.0])])
     row_delta = np.vstack([delta[:1], [[0.1, -0.1]]])
-    found = leverage(rows, row_delta, factors)
+
+    def found(at: np.ndarray, at_delta: np.ndarray) -> np.ndarray:
+        out = np.empty((len(at), 2))
+        leverage_rows(at, at_delta, mean, scale, wave_in, wave_offset, c, factors, np.array([0, 1]), out)
+        return out
+
+    both = found(rows, row_delta)
     for k in range(2):
-        design = output_design(basis, delta[:, k])
+        design = output_design(basis(X), delta[:, k])
         inverse = np.linalg.inv(design.T @ design + 0.1 * np.eye(design.shape[1]))
-        d = output_design(rows, row_delta[:, k])
-        np.testing.assert_allclose(found[:, k], np.einsum("ij,jk,ik->i", d, inverse, d), rtol=1e-8)
-    assert (found[1] > 5 * found[0]).all()  # about (1 + |z|^2) / n: 0.7 vs 0.08 here
+        d = output_design(basis(rows), row_delta[:, k])
+        np.testing.assert_allclose(both[:, k], np.einsum("ij,jk,ik->i", d, inverse, d), rtol=1e-8)
+    assert (both[1] > 3 * both[0]).all()
+    assert np.array_equal(found(rows[1:], row_delta[1:]), both[1:])
 
 
 def test_the_check_of_a_row_is_unbiased_and_exact_for_an_additive_model() -> None:
