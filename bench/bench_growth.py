@@ -246,9 +246,6 @@ def refinement_floor(n_rows: int, permutations: int) -> str:
     model, X_train, X_test = breast_cancer_svc()
     rows = X_test[:n_rows]
 
-    def f(X: np.ndarray) -> np.ndarray:
-        return np.asarray(model.predict_proba(X))[:, 1:]
-
     def values(background: np.ndarray, weights: np.ndarray | None, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
         return permutation_shapley(f, rows, background, n_permutations=permutations, rng=rng, weights=weights)
@@ -261,13 +258,19 @@ def refinement_floor(n_rows: int, permutations: int) -> str:
             )
         )
 
+    progress("refinement floor: fitting the default amortized explainer for its summary")
+    amortized = AmortizedExplainer(holdout=0.0).fit(model.model, X_train)  # the SVC itself: its walks
+    power = amortized.fit_info_["summary"]["relevance_power"]
+    f = amortized.output_  # the SVC's probabilities, with their walk path
+
     progress(f"refinement floor: values over all {len(X_train)} training rows, 2 seeds")
     full = [values(X_train, None, s) for s in (0, 1)]
     reference = (full[0] + full[1]) / 2
-    amortized = AmortizedExplainer()
     summaries = {
         f"the amortized explainer's summary (audit_background {amortized.audit_background}, clusters of "
-        f">= {AUDIT_MIN_CLUSTER} rows)": summarize(
+        f">= {AUDIT_MIN_CLUSTER} rows, grouped with relevance^{power:g} weights: the closest value "
+        "function)": amortized.audit_background_,
+        "the same, grouped without weights (before 70dc47f)": summarize(
             X_train, amortized.audit_background, seed=amortized.seed, min_cluster_size=AUDIT_MIN_CLUSTER
         ),
         **{f"k-means, {k} centroids": summarize(X_train, k, seed=0) for k in FLOOR_SIZES},
@@ -314,7 +317,7 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     if args.floor:
         with threadpool_limits(limits=1):
-            text = refinement_floor(10, 1000)
+            text = refinement_floor(40, 2048)
         publish(text, args.write, FLOOR_SECTION)
         return text
     started, load = time.time(), os.getloadavg()[0]

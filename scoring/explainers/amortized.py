@@ -30,7 +30,6 @@ import numpy as np
 
 from scoring.background import Background, closest_summary, summarize
 from scoring.errors import UnsupportedModelError, ValidationError
-from scoring.explainers.amortized_kernel import g_rows, leverage_rows
 from scoring.explainers.base import ScoringExplainer
 from scoring.explainers.calibration import (
     Parts,
@@ -368,6 +367,8 @@ class AmortizedExplainer(ScoringExplainer):
         binary classifier's two probabilities are each other's mirror (delta_0 = -delta_1 flips
         the sign of half the design, which leaves leverage unchanged), so one output's serves
         both."""
+        from scoring.explainers.amortized_kernel import leverage_rows
+
         mirrored = delta.shape[1] == 2 and self.space_ is Space.PROBABILITY
         outputs = np.array([1] if mirrored else range(delta.shape[1]), dtype=np.int64)
         _, _, wave_in, wave_offset, _ = self.folded_
@@ -522,10 +523,21 @@ class AmortizedExplainer(ScoringExplainer):
         wave_out = np.sqrt(2.0 / self.n_components) * w[1 + m :]
         return tuple(np.ascontiguousarray(a) for a in (linear, intercept, wave_in, wave_offset, wave_out))
 
+    def _compile(self) -> None:
+        """Compile g's and the leverage's loops now (about a second, once a process), not on the
+        first request, whose deadline it would eat."""
+        m, k = self.share_.shape
+        row = self.mean_[None, :].astype(float)
+        delta = np.zeros((1, k))
+        self._g(row, delta, np.zeros((1, m, k, self.effect_coef_.shape[-1])))
+        self._leverage(row, delta)
+
     def _g(self, X: np.ndarray, delta: np.ndarray, effects: np.ndarray) -> np.ndarray:
         """(n, M, K) uncorrected values: g's basis terms (`_folded`), plus each value's
         regression on its feature's effects against the anchors (`_effects`); compiled, row by
         row, bit for bit (scoring.explainers.amortized_kernel)."""
+        from scoring.explainers.amortized_kernel import g_rows  # numba: only when explaining
+
         linear, intercept, wave_in, wave_offset, wave_out = self.folded_
         values = np.empty((len(X), *self.share_.shape))
         g_rows(
@@ -751,6 +763,7 @@ class AmortizedExplainer(ScoringExplainer):
         # request that samples, its second of compiling would eat a refinement's deadline
         _ = self.output_.walk
         self._fold()
+        self._compile()
         self.summary_shift_ = float(arrays["summary_shift"])
         self.fidelity_ = extra.get("fidelity", {})
         self.fit_info_ = extra.get("fit_info", {})
