@@ -428,6 +428,7 @@ class AmortizedExplainer(ScoringExplainer):
             "calibration": calibration,
             "audit": {
                 "background_rows": summary.size,
+                "grouping": self.fit_info_["summary"],  # how the summary's rows were grouped
                 "reference": audit.kind,
                 "median_rel_l2": float(np.median(audit_errors)),
                 "p90_rel_l2": float(np.quantile(audit_errors, 0.9)),

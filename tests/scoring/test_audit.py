@@ -60,6 +60,9 @@ def test_the_state_keeps_a_summary_not_the_training_rows(
     assert figures["background_rows"] == amortized.audit_background_.size
     # the summary moves the values less than the amortized explainer's own error
     assert figures["summary_shift_median_rel_l2"] < amortized.fidelity_["amortized"]["median_rel_l2"]
+    # the grouping kept has the closest value function of those tried (unweighted among them)
+    grouping = figures["grouping"]
+    assert 0.0 <= grouping["value_gap"] <= grouping["value_gap_unweighted"]
 
 
 def test_a_broken_explainer_shows(multiclass: Problem, amortized: AmortizedExplainer) -> None:
