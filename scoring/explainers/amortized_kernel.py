@@ -16,29 +16,41 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+# rows computed together: each fitted matrix row is read once per block, not once per row (the
+# same sums in the same order for each row, so the same bits in a block of any size)
+BLOCK = 4
+
 
 @numba.njit(cache=False, nogil=True)
-def _times(x, W, out):  # type: ignore[no-untyped-def]
-    """out += x @ W for one row x (m,), W (m, p): term by term over x, vectorized over out."""
+def _times(X, count, W, out):  # type: ignore[no-untyped-def]
+    """out[:count] += X[:count] @ W, W (m, p): term by term over X's columns, vectorized over
+    out's."""
     for i in range(W.shape[0]):
-        xi = x[i]
         w = W[i]
-        for c in range(out.shape[0]):
-            out[c] += xi * w[c]
+        for r in range(count):
+            xi = X[r, i]
+            o = out[r]
+            for c in range(o.shape[0]):
+                o[c] += xi * w[c]
 
 
 @numba.njit(cache=False, nogil=True)
-def _waves(x, wave_in, wave_offset, count, out):  # type: ignore[no-untyped-def]
-    """out[:count] = cos(x @ wave_in[:, :count] + wave_offset[:count])."""
-    for c in range(count):
-        out[c] = wave_offset[c]
+def _waves(X, count, wave_in, wave_offset, out):  # type: ignore[no-untyped-def]
+    """out[:count] = cos(X[:count] @ wave_in[:, :C] + wave_offset[:C]), C = out's width."""
+    width = out.shape[1]
+    for r in range(count):
+        for c in range(width):
+            out[r, c] = wave_offset[c]
     for i in range(wave_in.shape[0]):
-        xi = x[i]
         w = wave_in[i]
-        for c in range(count):
-            out[c] += xi * w[c]
-    for c in range(count):
-        out[c] = np.cos(out[c])
+        for r in range(count):
+            xi = X[r, i]
+            o = out[r]
+            for c in range(width):
+                o[c] += xi * w[c]
+    for r in range(count):
+        for c in range(width):
+            out[r, c] = np.cos(out[r, c])
 
 
 @numba.njit(cache=False, nogil=True)
@@ -50,22 +62,25 @@ def g_rows(X, delta, effects, linear, intercept, wave_in, wave_offset, wave_out,
     k = delta.shape[1]
     t_count = effect_coef.shape[2]
     width = intercept.shape[0]
-    count = wave_offset.shape[0]
-    row = np.empty(width)
-    waves = np.empty(count)
-    for r in range(n):
-        x = X[r]
-        for c in range(width):
-            row[c] = intercept[c]
-        _times(x, linear, row)
-        _waves(x, wave_in, wave_offset, count, waves)
-        _times(waves, wave_out, row)
-        for j in range(m):
-            for o in range(k):
-                v = row[j * k + o] + row[m * k + j * k + o] * delta[r, o]
-                for t in range(t_count):
-                    v += effects[r, j, o, t] * effect_coef[j, o, t]
-                out[r, j, o] = v
+    rows = np.empty((BLOCK, width))
+    waves = np.empty((BLOCK, wave_offset.shape[0]))
+    for start in range(0, n, BLOCK):
+        count = min(BLOCK, n - start)
+        block = X[start : start + count]
+        for r in range(count):
+            for c in range(width):
+                rows[r, c] = intercept[c]
+        _times(block, count, linear, rows)
+        _waves(block, count, wave_in, wave_offset, waves)
+        _times(waves, count, wave_out, rows)
+        for r in range(count):
+            row = rows[r]
+            for j in range(m):
+                for o in range(k):
+                    v = row[j * k + o] + row[m * k + j * k + o] * delta[start + r, o]
+                    for t in range(t_count):
+                        v += effects[start + r, j, o, t] * effect_coef[j, o, t]
+                    out[start + r, j, o] = v
 
 
 @numba.njit(cache=False, nogil=True)
@@ -75,25 +90,29 @@ def leverage_rows(X, delta, mean, scale, wave_in, wave_offset, count, factors, o
     output k in `outputs` (scoring.explainers.ridge.leverage_factors)."""
     n, m = X.shape
     width = 1 + m + count
-    design = np.empty(2 * width)
-    waves = np.empty(count)
-    projected = np.empty(2 * width)
+    design = np.empty((BLOCK, 2 * width))
+    waves = np.empty((BLOCK, count))
+    projected = np.empty((BLOCK, 2 * width))
     norm = np.sqrt(2.0 / count)
-    for r in range(n):
-        x = X[r]
-        _waves(x, wave_in, wave_offset, count, waves)
-        design[0] = 1.0
-        for j in range(m):
-            design[1 + j] = (x[j] - mean[j]) / scale[j]
-        for c in range(count):
-            design[1 + m + c] = norm * waves[c]
+    for start in range(0, n, BLOCK):
+        rows = min(BLOCK, n - start)
+        block = X[start : start + rows]
+        _waves(block, rows, wave_in, wave_offset, waves)
+        for r in range(rows):
+            design[r, 0] = 1.0
+            for j in range(m):
+                design[r, 1 + j] = (block[r, j] - mean[j]) / scale[j]
+            for c in range(count):
+                design[r, 1 + m + c] = norm * waves[r, c]
         for i, o in enumerate(outputs):
-            d = delta[r, o]
-            for c in range(width):
-                design[width + c] = design[c] * d
+            for r in range(rows):
+                d = delta[start + r, o]
+                for c in range(width):
+                    design[r, width + c] = design[r, c] * d
             projected[:] = 0.0
-            _times(design, factors[o], projected)
-            total = 0.0
-            for c in range(2 * width):
-                total += projected[c] * projected[c]
-            out[r, i] = total
+            _times(design, rows, factors[o], projected)
+            for r in range(rows):
+                total = 0.0
+                for c in range(2 * width):
+                    total += projected[r, c] * projected[r, c]
+                out[start + r, i] = total
