@@ -484,9 +484,7 @@ class AmortizedExplainer(ScoringExplainer):
     def _basis(self, X: np.ndarray) -> np.ndarray:
         """(n, L): 1, standardized x, and random Fourier features of relevance-weighted x."""
         z = self._standardize(X)
-        c = self.n_components
-        waves = np.cos((z * self.relevance_) @ self.projection_ + self.phase_)
-        return self._stacked(z, waves, c)
+        return self._stacked(z, np.cos((z * self.relevance_) @ self.projection_ + self.phase_))
 
     def _leverage_components(self) -> int:
         return min(LEVERAGE_COMPONENTS, self.n_components)
@@ -497,11 +495,12 @@ class AmortizedExplainer(ScoringExplainer):
         c = self._leverage_components()
         _, _, wave_in, wave_offset, _ = self.folded_
         waves = np.cos(np.asarray(X, dtype=float) @ wave_in[:, :c] + wave_offset[:c])
-        return self._stacked(self._standardize(X), waves, c)
+        return self._stacked(self._standardize(X), waves)
 
     @staticmethod
-    def _stacked(z: np.ndarray, waves: np.ndarray, c: int) -> np.ndarray:
+    def _stacked(z: np.ndarray, waves: np.ndarray) -> np.ndarray:
         n, m = z.shape
+        c = waves.shape[1]
         basis = np.empty((n, 1 + m + c))
         basis[:, 0] = 1.0
         basis[:, 1 : 1 + m] = z

@@ -1,13 +1,13 @@
 """The amortized explainer's map x -> g(x) and the leverage of its error model, compiled (numba).
 
-One row at a time, in a fixed order: every sum runs over its terms in index order and is
-vectorized across the outputs it fills, never reassociated, so a row's bits never depend on the
-rows computed with it (the service's batches, the batch job's partitions), and a single row
+Rows in blocks of BLOCK, each in a fixed order: every sum runs over its terms in index order and
+is vectorized across the outputs it fills, never reassociated, so a row's bits never depend on
+the rows computed with it (the service's batches, the batch job's partitions), and a single row
 pays for its own arithmetic only (BLAS picks its kernel, and so its order of summation, by the
 shape of the whole product: a 1-row call sums in another order than a 200-row one, so products
-had to run on blocks of 4 rows). On the default SVC a row's g and error took a dozen numpy
-calls and four padded products, about 100 us of one explained row's 310; here two calls. Batches
-pay for it: about 3x BLAS's time on those products, small beside the model's own calls.
+had to run on padded blocks of 4 rows). On the default SVC a row's g and error took a dozen
+numpy calls and four padded products, about 100 us of one explained row's 310; here two calls.
+A block reads each fitted matrix row once, so 32 rows cost what BLAS's blocks did.
 Compiled on first use, about 1 s once a process.
 """
 
@@ -23,8 +23,8 @@ BLOCK = 4
 
 @numba.njit(cache=False, nogil=True)
 def _times(X, count, W, out):  # type: ignore[no-untyped-def]
-    """out[:count] += X[:count] @ W, W (m, p): term by term over X's columns, vectorized over
-    out's."""
+    """out[:count] += X[:count] @ W[:, :P], P = out's width (<= W's): term by term over X's
+    columns, vectorized over out's."""
     for i in range(W.shape[0]):
         w = W[i]
         for r in range(count):
@@ -41,13 +41,7 @@ def _waves(X, count, wave_in, wave_offset, out):  # type: ignore[no-untyped-def]
     for r in range(count):
         for c in range(width):
             out[r, c] = wave_offset[c]
-    for i in range(wave_in.shape[0]):
-        w = wave_in[i]
-        for r in range(count):
-            xi = X[r, i]
-            o = out[r]
-            for c in range(width):
-                o[c] += xi * w[c]
+    _times(X, count, wave_in, out)
     for r in range(count):
         for c in range(width):
             out[r, c] = np.cos(out[r, c])
