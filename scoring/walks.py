@@ -171,14 +171,15 @@ def switch_of(estimator: Any, space: str) -> Switch | None:
     # kernel values below this are taken as zero: together they move a decision value by at
     # most NEGLIGIBLE (and 1e-150 keeps every product of two normal)
     tiny = max(1e-150, NEGLIGIBLE / max(float(np.abs(coef).sum()), 1e-300))
-    kept: dict[bytes, np.ndarray] = {}  # the last anchors' factors (an explainer's are fixed)
+    # the last anchors' factors, live support vectors and their counts (an explainer's are fixed)
+    kept: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def switch(X: np.ndarray, anchors: np.ndarray) -> np.ndarray:
         key = np.asarray(anchors, dtype=float).tobytes() + bytes(len(anchors))
-        anchor_factors = kept.get(key)
-        if anchor_factors is None:
+        anchor = kept.get(key)
+        if anchor is None:
             kept.clear()
-            anchor_factors = kept[key] = rbf_svc_factors(
+            anchor = kept[key] = rbf_svc_factors(
                 np.ascontiguousarray(anchors, dtype=float), sv_t, coef, gamma, tiny
             )
         X = np.ascontiguousarray(X, dtype=float)  # a frame's column-major block too: one layout compiled
@@ -190,7 +191,7 @@ def switch_of(estimator: Any, space: str) -> Switch | None:
             np.square(x_factors, out=x_factors)
             x_factors *= -gamma
             np.exp(x_factors, out=x_factors)
-            rbf_svc_switches(x_factors, anchor_factors, intercept, a, b, tiny, out[rows])
+            rbf_svc_switches(x_factors, anchor[0], anchor[1], anchor[2], intercept, a, b, tiny, out[rows])
         return out
 
     sv = sv_t.T

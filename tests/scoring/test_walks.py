@@ -204,8 +204,8 @@ def test_a_switch_kernel_that_disagrees_with_the_model_is_refused(monkeypatch) -
     assert switch_of(model, "probability") is not None
     kernel = walk_kernel.rbf_svc_switches
 
-    def flipped(x_factors, anchor_factors, coef, intercept, a, b, tiny, out):  # type: ignore[no-untyped-def]
-        kernel(x_factors, anchor_factors, coef, intercept, -a, b, tiny, out)
+    def flipped(x_factors, anchor_factors, live, counts, intercept, a, b, tiny, out):  # type: ignore[no-untyped-def]
+        kernel(x_factors, anchor_factors, live, counts, intercept, -a, b, tiny, out)
 
     monkeypatch.setattr(walk_kernel, "rbf_svc_switches", flipped)
     assert switch_of(model, "probability") is None
