@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,10 +14,12 @@ from scoring.errors import ParameterError, ShapeError
 
 @dataclass(frozen=True)
 class Background:
-    """Rows (B, M) with weights summing to 1."""
+    """Rows (B, M) with weights summing to 1; from `summarize`, `members` (n,) gives the kept row
+    each summarized row went to (kept in memory only, never saved)."""
 
     rows: np.ndarray
     weights: np.ndarray
+    members: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.rows.ndim != 2 or self.weights.shape != (self.rows.shape[0],):
@@ -78,7 +80,7 @@ def summarize(
     if min_cluster_size > 1:
         size = max(1, min(size, n // min_cluster_size))
     elif n <= size:
-        return Background(X.copy(), np.full(n, 1.0 / n))
+        return Background(X.copy(), np.full(n, 1.0 / n), np.arange(n))
     numeric = X.dtype.kind in "biuf" and not np.isnan(X.astype(float)).any()
     if min_cluster_size > 1 and not numeric:
         raise ParameterError("min_cluster_size needs numeric rows without missing values")
@@ -109,7 +111,7 @@ def summarize(
     else:  # medoids (k-means: mixed data never takes the fixed-size groups)
         dist = km.transform(features)
         rows = np.stack([X[np.argmin(np.where(labels == c, dist[:, c], np.inf))] for c in clusters])
-    return Background(rows, counts / counts.sum())
+    return Background(rows, counts / counts.sum(), np.searchsorted(clusters, labels))
 
 
 def closest_summary(

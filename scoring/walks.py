@@ -25,8 +25,9 @@ not used.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,6 +38,8 @@ MAX_ROWS_PER_CALL = 20_000
 # the table kernel's precomputed factors (distinct background rows x features x support vectors)
 # at most: 32 MB (the default SVC's 455 training rows take 3.7 M)
 MAX_TABLE = 1 << 22
+# the table kernel's factors kept across calls at most (8 MB; the default SVC's summary takes 0.74 M)
+MAX_KEPT = 1 << 20
 # rows whose kernel factors the switch path computes at once (8 MB for the default SVC)
 SWITCH_ROWS = 128
 # the most the switch path's dropped kernel values move a decision value
@@ -44,9 +47,16 @@ NEGLIGIBLE = 1e-18
 # how far a walk's outputs may lie from the model's own on the built rows (the proof's bound)
 WALK_TOLERANCE = 1e-9
 
+
 # outputs at the inner steps (n, P, M - 1, K) of walks from background rows (n, P, M) to the rows
 # X (n, M), given each walk's feature order (n, P, M): feature order[i, p, t] switches at step t
-Walk = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# (with `index`, the background rows are background[index]: a table and each walk's row of it)
+class Walk(Protocol):
+    def __call__(
+        self, X: np.ndarray, background: np.ndarray, order: np.ndarray, *, index: np.ndarray | None = None
+    ) -> np.ndarray: ...
+
+
 # outputs one feature away from rows X (n, M) and from anchors (R, M): see `switch_outputs`
 Switch = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -57,13 +67,18 @@ def walk_outputs(
     background: np.ndarray,
     order: np.ndarray,
     rank: np.ndarray,
+    *,
+    index: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n, P, M - 1, K) f at the inner steps of the walks from `background` (n, P, M) to X (n, M),
     feature order[i, p, t] switching at step t (rank: its inverse): by f's own walk path when it
-    has one (a model output's `walk`), else on the built rows."""
+    has one (a model output's `walk`), else on the built rows. With `index` (n, P), background
+    is a table (B, M) and walk (i, p) starts from its row index[i, p]."""
     walk = getattr(f, "walk", None)
     if walk is not None:
-        return walk(X, background, order)
+        return walk(X, background, order, index=index)
+    if index is not None:
+        background = background[index]
     n, p, m = background.shape
     steps = np.arange(1, m)[None, :, None]
     walks, starts, ranks = np.repeat(np.arange(n), p), background.reshape(-1, m), rank.reshape(-1, m)
@@ -137,27 +152,82 @@ def walk_of(estimator: Any, space: str) -> Walk | None:
         return None
     sums, products = _kernels()
     sv_t, parameters = svc
+    tiny = _tiny(parameters[0])
+    kept = TableFactors(sv_t, float(parameters[1]), tiny)
 
     def walk(
-        X: np.ndarray, background: np.ndarray, order: np.ndarray, *, table: bool | None = None
+        X: np.ndarray,
+        background: np.ndarray,
+        order: np.ndarray,
+        *,
+        index: np.ndarray | None = None,
+        table: bool | None = None,
     ) -> np.ndarray:
         """`table` None: the table kernel when the distinct background rows' factors fit in
         MAX_TABLE values (a summary's rows, the training rows), else the running sums."""
-        n, p, m = background.shape
+        n, p, m = order.shape
         out = np.empty((n, p, max(m - 1, 0), 2))
         X = np.ascontiguousarray(X, dtype=float)
         order = np.ascontiguousarray(order, dtype=np.int64)
         args = (sv_t, *parameters, out)
+        if index is not None and background.shape[0] * m * sv_t.shape[1] > MAX_TABLE:
+            used, inverse = np.unique(index, return_inverse=True)  # only the rows walked from
+            background, index = background[used], inverse.reshape(n, p)
         if table is not False:
-            rows, index = np.unique(background.reshape(-1, m), axis=0, return_inverse=True)
+            if index is None:
+                rows, at = np.unique(background.reshape(-1, m), axis=0, return_inverse=True)
+            else:
+                rows, at = background, index
             if table or rows.shape[0] * m * sv_t.shape[1] <= MAX_TABLE:
-                products(X, np.ascontiguousarray(rows), index.reshape(n, p).astype(np.int64), order, *args)
+                factors, masks, slots = kept.factors(rows)
+                products(X, factors, masks, slots[at.reshape(n, p)], order, *args[:-1], tiny, out)
                 return out
-        sums(X, np.ascontiguousarray(background, dtype=float), order, *args)
+        starts = background if index is None else background[index]
+        sums(X, np.ascontiguousarray(starts, dtype=float), order, *args)
         return out
 
     both: list[Walk] = [functools.partial(walk, table=False), functools.partial(walk, table=True)]
     return walk if _proven(estimator, both, sv_t.T) else None
+
+
+class TableFactors:
+    """The table kernel's factors of the background rows walks have started from, kept per row
+    (at most MAX_KEPT values: a background summary's rows, walked from again on every refined or
+    audited row, cost their exponentials once a process instead of once a call); threads share
+    them under a lock, and a kept row's factors never change."""
+
+    def __init__(self, sv_t: np.ndarray, gamma: float, tiny: float):
+        self.sv_t, self.gamma, self.tiny = sv_t, gamma, tiny
+        self.lock = threading.Lock()
+        self.slots: dict[bytes, int] = {}
+        m, s_count = sv_t.shape
+        self.kept = (np.empty((0, m, s_count)), np.empty((0, s_count), dtype=np.uint64))
+
+    def factors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(factors, masks, slots): `rbf_svc_table_factors` of kept rows, and the slot of each
+        of `rows` (R, M) among them."""
+        from scoring.walk_kernel import rbf_svc_table_factors
+
+        rows = np.ascontiguousarray(rows, dtype=float)
+        per_row = self.sv_t.size
+        if len(rows) * per_row > MAX_KEPT:  # e.g. every training row, at fit: not kept
+            factors, masks = rbf_svc_table_factors(rows, self.sv_t, self.gamma, self.tiny)
+            return factors, masks, np.arange(len(rows))
+        keys = [row.tobytes() for row in rows]
+        with self.lock:
+            new = [i for i, key in enumerate(keys) if key not in self.slots]
+            if new:
+                factors, masks = self.kept
+                if (len(factors) + len(new)) * per_row > MAX_KEPT:
+                    self.slots.clear()
+                    factors, masks = factors[:0], masks[:0]
+                    new = list(range(len(rows)))
+                more = rbf_svc_table_factors(rows[new], self.sv_t, self.gamma, self.tiny)
+                for i in new:
+                    self.slots[keys[i]] = len(self.slots)
+                self.kept = (np.concatenate([factors, more[0]]), np.concatenate([masks, more[1]]))
+            slots = np.array([self.slots[key] for key in keys], dtype=np.int64)
+            return self.kept[0], self.kept[1], slots
 
 
 def switch_of(estimator: Any, space: str) -> Switch | None:
@@ -168,9 +238,7 @@ def switch_of(estimator: Any, space: str) -> Switch | None:
     from scoring.walk_kernel import rbf_svc_factors, rbf_svc_switches
 
     sv_t, (coef, gamma, intercept, a, b) = svc
-    # kernel values below this are taken as zero: together they move a decision value by at
-    # most NEGLIGIBLE (and 1e-150 keeps every product of two normal)
-    tiny = max(1e-150, NEGLIGIBLE / max(float(np.abs(coef).sum()), 1e-300))
+    tiny = _tiny(coef)
     # the last anchors' factors, live support vectors and their counts (an explainer's are fixed)
     kept: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -203,6 +271,12 @@ def switch_of(estimator: Any, space: str) -> Switch | None:
     except Exception:
         return None
     return switch if np.allclose(ours, theirs, rtol=0.0, atol=WALK_TOLERANCE) else None
+
+
+def _tiny(coef: Any) -> float:
+    """Kernel values below this are taken as zero: together they move a decision value by at
+    most NEGLIGIBLE (and 1e-150 keeps every product of two normal)."""
+    return max(1e-150, NEGLIGIBLE / max(float(np.abs(coef).sum()), 1e-300))
 
 
 def _binary_rbf_svc(estimator: Any, space: str) -> tuple[np.ndarray, tuple[float | np.ndarray, ...]] | None:

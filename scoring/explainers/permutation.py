@@ -61,7 +61,8 @@ def permutation_shapley(
         count = rows.stop - start
         chain_parts = [fb[dealt[rows]][:, :, None, :]]
         if m > 1:
-            chain_parts.append(walk_outputs(f, X[rows], background[dealt[rows]], order[rows], rank[rows]))
+            inner = walk_outputs(f, X[rows], background, order[rows], rank[rows], index=dealt[rows])
+            chain_parts.append(inner)
         chain_parts.append(np.broadcast_to(fx[rows, None, None, :], (count, n_permutations, 1, k)))
         step_gain = np.diff(np.concatenate(chain_parts, axis=2), axis=2)  # (count, P, M, K) by step
         values[rows] = np.take_along_axis(step_gain, rank[rows][..., None], axis=2).mean(axis=1)

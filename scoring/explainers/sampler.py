@@ -94,8 +94,8 @@ class SummarySampler:
         X, q = self.X, order.shape[1]
         order = np.concatenate([order, order[:, :, ::-1]], axis=1)
         rank = np.argsort(order, axis=2)
-        background = self.summary.rows[np.concatenate([dealt, dealt], axis=1)]  # (n, 2Q, M)
-        inner = walk_outputs(self.f, X, background, order, rank)
+        index = np.concatenate([dealt, dealt], axis=1)  # (n, 2Q): each walk's summary row
+        inner = walk_outputs(self.f, X, self.summary.rows, order, rank, index=index)
         start = self.f_summary[dealt][:, :, None, :]
         start = np.concatenate([start, start], axis=1)
         end = np.broadcast_to(self.fx[:, None, None, :], (len(X), 2 * q, 1, self.fx.shape[1]))

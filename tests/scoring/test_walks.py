@@ -64,6 +64,27 @@ def test_walk_outputs_are_the_model_outputs_on_the_built_rows(model, scale, tabl
     np.testing.assert_allclose(ours.sum(axis=-1), 1.0, atol=1e-12)
 
 
+@pytest.mark.parametrize("max_table", [None, 1])  # the whole table, or only the rows walked from
+def test_walks_from_a_table_by_index_are_the_walks_from_its_rows(monkeypatch, max_table) -> None:
+    """Walks given as a table and each walk's row of it are the walks from those rows, bit for
+    bit, on the first call and on later ones (the table's factors kept across calls)."""
+    from scoring import walks
+
+    if max_table is not None:
+        monkeypatch.setattr(walks, "MAX_TABLE", max_table)
+    X, y = _data(scale=300.0)
+    model = SVC(gamma=0.001, C=100.0, probability=True, random_state=0).fit(X, y)
+    walk = walk_of(model, "probability")
+    assert walk is not None
+    rng = np.random.default_rng(4)
+    rows = np.vstack([X[:5], rng.normal(size=(3, X.shape[1])) * 1200])
+    table = X[20:40]
+    for _ in range(2):
+        index = rng.integers(0, len(table), (len(rows), 6))
+        order = np.argsort(rng.random((len(rows), 6, X.shape[1])), axis=2)
+        np.testing.assert_array_equal(walk(rows, table, order, index=index), walk(rows, table[index], order))
+
+
 def test_permutation_estimates_are_the_same_with_and_without_the_walk_path() -> None:
     X, y = _data()
     model = SVC(probability=True, random_state=0).fit(X, y)
