@@ -418,9 +418,10 @@ class AmortizedExplainer(ScoringExplainer):
         )
         audit_errors = relative_l2(values, audit.values)
         # how far the summary moves values, relative to g's stated error: refinement samples
-        # over the summary, so this is its bias (median ratio, as the error's own calibration)
+        # over the summary, so this is its bias (median ratio, as the error's own calibration;
+        # both references' sampling noise removed, or it would count as shift)
         self.summary_shift_ = median_scale(
-            actual_error(audit.values, reference), self._inside_error(held, f(held))
+            actual_error(audit.values, reference, audit.noise), self._inside_error(held, f(held))
         )
         calibration["summary_shift_scale"] = self.summary_shift_
         return {

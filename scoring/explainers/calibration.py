@@ -119,9 +119,12 @@ class Parts:
     inside: np.ndarray
 
 
-def actual_error(values: np.ndarray, reference: Any) -> np.ndarray:
-    """(n, K) L2 distance over features to the reference, its own noise removed in quadrature."""
+def actual_error(values: np.ndarray, reference: Any, noise: np.ndarray | None = None) -> np.ndarray:
+    """(n, K) L2 distance over features to the reference, its own noise removed in quadrature,
+    and `noise` (n, M, K), the values' own when they are an estimate too."""
     squared = ((values - reference.values) ** 2).sum(axis=1) - (reference.noise**2).sum(axis=1)
+    if noise is not None:
+        squared -= (noise**2).sum(axis=1)
     return np.sqrt(np.maximum(squared, 0.0))
 
 

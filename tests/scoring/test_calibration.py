@@ -27,11 +27,12 @@ from scoring.bundle import Bundle
 from scoring.explainers import load_explainer
 from scoring.explainers.amortized import AmortizedExplainer
 from scoring.explainers.amortized_kernel import leverage_rows
-from scoring.explainers.calibration import agreement, shift_rows, spearman
+from scoring.explainers.calibration import actual_error, agreement, shift_rows, spearman
 from scoring.explainers.ridge import leverage_factors, output_design
 from scoring.explainers.sampler import check_distance
 from scoring.explanation import Explanation, Level
 from scoring.feature_map import derive_feature_map
+from scoring.fidelity import Reference
 from scoring.refine import Budget, needs_refinement, refine, replaces_checks
 from scoring.schema import Schema
 from scoring.support import Support
@@ -135,6 +136,20 @@ def test_fit_time_calibration_is_recorded(fitted: AmortizedExplainer) -> None:
     assert calibration["check_scale"] > 0
     assert calibration["shifted"]["spearman"] >= 0.5, calibration["shifted"]
     assert 0.67 <= calibration["shifted"]["median_actual_over_stated"] <= 1.5
+
+
+def test_actual_error_removes_both_estimates_noise() -> None:
+    """Two noisy estimates of the same values lie their noise apart: with both noises removed in
+    quadrature, the distance left is that of the true values (here 0, then a known shift)."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(200, 6, 2))
+    noise_a, noise_b = (rng.normal(scale=0.1, size=truth.shape) for _ in range(2))
+    ref = Reference(truth + noise_a, np.abs(noise_a), "test", 1)
+    one = actual_error(truth + noise_b, ref)
+    both = actual_error(truth + noise_b, ref, np.abs(noise_b))
+    assert np.median(one) > 0.15 and np.median(both) < 0.05
+    shifted = actual_error(truth + 0.5 + noise_b, ref, np.abs(noise_b))
+    np.testing.assert_allclose(np.median(shifted), 0.5 * np.sqrt(6), rtol=0.05)
 
 
 def test_spearman_of_known_orders() -> None:
