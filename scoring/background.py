@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,12 +14,10 @@ from scoring.errors import ParameterError, ShapeError
 
 @dataclass(frozen=True)
 class Background:
-    """Rows (B, M) with weights summing to 1; from `summarize`, `members` (n,) gives the kept row
-    each summarized row went to (kept in memory only, never saved)."""
+    """Rows (B, M) with weights summing to 1."""
 
     rows: np.ndarray
     weights: np.ndarray
-    members: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.rows.ndim != 2 or self.weights.shape != (self.rows.shape[0],):
@@ -80,7 +78,7 @@ def summarize(
     if min_cluster_size > 1:
         size = max(1, min(size, n // min_cluster_size))
     elif n <= size:
-        return Background(X.copy(), np.full(n, 1.0 / n), np.arange(n))
+        return Background(X.copy(), np.full(n, 1.0 / n))
     numeric = X.dtype.kind in "biuf" and not np.isnan(X.astype(float)).any()
     if min_cluster_size > 1 and not numeric:
         raise ParameterError("min_cluster_size needs numeric rows without missing values")
@@ -111,7 +109,7 @@ def summarize(
     else:  # medoids (k-means: mixed data never takes the fixed-size groups)
         dist = km.transform(features)
         rows = np.stack([X[np.argmin(np.where(labels == c, dist[:, c], np.inf))] for c in clusters])
-    return Background(rows, counts / counts.sum(), np.searchsorted(clusters, labels))
+    return Background(rows, counts / counts.sum())
 
 
 def closest_summary(

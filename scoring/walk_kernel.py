@@ -242,16 +242,13 @@ def _switchable(factors, tiny, out, live):  # type: ignore[no-untyped-def]
     products (each leaves one factor out): they are written without being multiplied out (on
     raw features, most support vectors are that far from a row in some two features)."""
     m, s_count = factors.shape
-    zeros = np.zeros(s_count, dtype=np.int64)
-    for j in range(m):
-        for s in range(s_count):
-            if factors[j, s] < tiny:
-                factors[j, s] = 0.0
-                zeros[s] += 1
+    masks = np.empty(s_count, dtype=np.uint64)
+    _zero_masks(factors, tiny, masks)
     for s in range(s_count):
         for j in range(m):
             out[0, s, j] = factors[j, s]
-    candidates = np.flatnonzero(zeros < 2)
+    # at most one zero factor (among the first 64 features: one beyond them is multiplied out)
+    candidates = np.flatnonzero(masks & (masks - np.uint64(1)) == 0)
     near = np.empty((m, len(candidates)))
     for j in range(m):
         for c in range(len(candidates)):

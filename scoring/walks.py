@@ -170,7 +170,7 @@ def walk_of(estimator: Any, space: str) -> Walk | None:
         out = np.empty((n, p, max(m - 1, 0), 2))
         X = np.ascontiguousarray(X, dtype=float)
         order = np.ascontiguousarray(order, dtype=np.int64)
-        args = (sv_t, *parameters, out)
+        kernel = (sv_t, *parameters)
         if index is not None and background.shape[0] * m * sv_t.shape[1] > MAX_TABLE:
             used, inverse = np.unique(index, return_inverse=True)  # only the rows walked from
             background, index = background[used], inverse.reshape(n, p)
@@ -181,10 +181,10 @@ def walk_of(estimator: Any, space: str) -> Walk | None:
                 rows, at = background, index
             if table or rows.shape[0] * m * sv_t.shape[1] <= MAX_TABLE:
                 factors, masks, slots = kept.factors(rows)
-                products(X, factors, masks, slots[at.reshape(n, p)], order, *args[:-1], tiny, out)
+                products(X, factors, masks, slots[at.reshape(n, p)], order, *kernel, tiny, out)
                 return out
         starts = background if index is None else background[index]
-        sums(X, np.ascontiguousarray(starts, dtype=float), order, *args)
+        sums(X, np.ascontiguousarray(starts, dtype=float), order, *kernel, out)
         return out
 
     both: list[Walk] = [functools.partial(walk, table=False), functools.partial(walk, table=True)]
